@@ -1,0 +1,336 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sitrep-ir/sitrep"
+)
+
+// defaultListLimit is how many incidents Incidents returns when the filter
+// sets no limit.
+const defaultListLimit = 500
+
+// defaultEntriesLimit is how many entries Entries returns for a limit of 0.
+const defaultEntriesLimit = 10000
+
+// CreateIncident allocates the next incident number of year, calls build with
+// it and stores the incident and its first entries in one transaction.
+func (s *Store) CreateIncident(ctx context.Context, year int, build func(number int) (*sitrep.Incident, []sitrep.Entry, error)) error {
+	if year < 1 || year > 9999 {
+		return sitrep.Invalid("year", "year %d is out of range", year)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create incident: begin: %w", err)
+	}
+	defer tx.Rollback()
+
+	var number int
+	err = tx.QueryRowContext(ctx,
+		`INSERT INTO incident_counters (year, last) VALUES (?, 1)
+		 ON CONFLICT (year) DO UPDATE SET last = incident_counters.last + 1
+		 RETURNING last`, year).Scan(&number)
+	if err != nil {
+		return fmt.Errorf("create incident: next number of %d: %w", year, err)
+	}
+	inc, entries, err := build(number)
+	if err != nil {
+		return err
+	}
+	if inc == nil {
+		return fmt.Errorf("create incident %d of %d: build returned no incident", number, year)
+	}
+	if len(entries) == 0 {
+		return fmt.Errorf("create incident %s: build returned no entries: an incident starts with its declaration", inc.ID)
+	}
+	if err := checkAppend(inc.ID, 0, "", inc, entries); err != nil {
+		return fmt.Errorf("create incident %s: %w", inc.ID, err)
+	}
+	state, err := json.Marshal(inc)
+	if err != nil {
+		return fmt.Errorf("create incident %s: encode state: %w", inc.ID, err)
+	}
+	last := &entries[len(entries)-1]
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO incidents (id, number, title, severity, phase, kind, confidential, exercise, declared_at, updated_at, seq, head, state)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		inc.ID, number, inc.Title, inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
+		inc.DeclaredAt.UnixMicro(), last.At.UnixMicro(), last.Seq, last.Hash, string(state))
+	if uniqueViolated(err) {
+		return &sitrep.Error{Kind: sitrep.EConflict, Field: "id", Message: fmt.Sprintf("incident %s already exists", inc.ID)}
+	}
+	if err != nil {
+		return fmt.Errorf("create incident %s: %w", inc.ID, err)
+	}
+	if err := insertEntries(ctx, tx, entries); err != nil {
+		return fmt.Errorf("create incident %s: %w", inc.ID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("create incident %s: commit: %w", inc.ID, err)
+	}
+	return nil
+}
+
+// UpdateIncident runs fn on the incident's state inside a write transaction
+// and stores the state and the entries fn returns. The one write connection
+// and BEGIN IMMEDIATE serialise updates, within this process and across
+// processes sharing the file. fn must not write to the store itself: the
+// write connection is busy with this transaction.
+//
+// When fn returns no entries nothing is stored: every change of an incident
+// comes with its entry, so a change without one would not be on the record.
+func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.Incident) ([]sitrep.Entry, error)) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("update incident %s: begin: %w", id, err)
+	}
+	defer tx.Rollback()
+
+	inc, err := scanIncident(tx.QueryRowContext(ctx,
+		`SELECT state, seq, head, updated_at FROM incidents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(id)
+	}
+	if err != nil {
+		return fmt.Errorf("update incident %s: load: %w", id, err)
+	}
+	seq, head := inc.Seq, inc.Head
+	entries, err := fn(inc)
+	if err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := checkAppend(id, seq, head, inc, entries); err != nil {
+		return fmt.Errorf("update incident %s: %w", id, err)
+	}
+	state, err := json.Marshal(inc)
+	if err != nil {
+		return fmt.Errorf("update incident %s: encode state: %w", id, err)
+	}
+	if err := insertEntries(ctx, tx, entries); err != nil {
+		return fmt.Errorf("update incident %s: %w", id, err)
+	}
+	last := &entries[len(entries)-1]
+	_, err = tx.ExecContext(ctx,
+		`UPDATE incidents SET title = ?, severity = ?, phase = ?, kind = ?, confidential = ?, exercise = ?,
+		 updated_at = ?, seq = ?, head = ?, state = ? WHERE id = ?`,
+		inc.Title, inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
+		last.At.UnixMicro(), last.Seq, last.Hash, string(state), id)
+	if err != nil {
+		return fmt.Errorf("update incident %s: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("update incident %s: commit: %w", id, err)
+	}
+	return nil
+}
+
+func insertEntries(ctx context.Context, tx *sql.Tx, entries []sitrep.Entry) error {
+	stmt, err := tx.PrepareContext(ctx,
+		`INSERT INTO entries (incident_id, seq, at, actor, type, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("append entries: %w", err)
+	}
+	defer stmt.Close()
+	for i := range entries {
+		e := &entries[i]
+		_, err := stmt.ExecContext(ctx, e.IncidentID, e.Seq, e.At.UnixMicro(), e.Actor, e.Type, string(e.Data), e.PrevHash, e.Hash)
+		if uniqueViolated(err) {
+			// Updates are serialised, so this is a caller's bug, not a race.
+			return &sitrep.Error{Kind: sitrep.EConflict, Message: fmt.Sprintf("entry %d of %s already exists", e.Seq, e.IncidentID)}
+		}
+		if err != nil {
+			return fmt.Errorf("append entry %d: %w", e.Seq, err)
+		}
+	}
+	return nil
+}
+
+// checkAppend refuses entries that do not continue the stored timeline (seq
+// and head) or a state that does not end where they end. The domain builds
+// both correctly; this catches a caller's bug before it reaches the record,
+// where it could only be found by a failing verify.
+func checkAppend(id string, seq int64, head string, inc *sitrep.Incident, entries []sitrep.Entry) error {
+	for i := range entries {
+		e := &entries[i]
+		switch {
+		case e.IncidentID != id:
+			return fmt.Errorf("entry %d belongs to incident %q, not %s", e.Seq, e.IncidentID, id)
+		case e.Seq != seq+1:
+			return fmt.Errorf("entry %d does not continue the timeline, which ends at entry %d", e.Seq, seq)
+		case e.PrevHash != head:
+			return fmt.Errorf("entry %d does not chain to entry %d: its prev_hash is %.12s…, the head is %.12s…", e.Seq, seq, e.PrevHash, head)
+		case e.Hash != e.ComputeHash():
+			return fmt.Errorf("entry %d carries a hash that its content does not give", e.Seq)
+		}
+		seq, head = e.Seq, e.Hash
+	}
+	if inc.ID != id {
+		return fmt.Errorf("the state is of incident %q", inc.ID)
+	}
+	if inc.Seq != seq || inc.Head != head {
+		return fmt.Errorf("the state is at entry %d, the timeline at entry %d", inc.Seq, seq)
+	}
+	return nil
+}
+
+// Incident returns the incident's current state. ENotFound if none.
+func (s *Store) Incident(ctx context.Context, id string) (*sitrep.Incident, error) {
+	inc, err := scanIncident(s.r.QueryRowContext(ctx,
+		`SELECT state, seq, head, updated_at FROM incidents WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load incident %s: %w", id, err)
+	}
+	return inc, nil
+}
+
+// Incidents lists incidents, most recently declared first.
+func (s *Store) Incidents(ctx context.Context, f sitrep.IncidentFilter) ([]*sitrep.Incident, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultListLimit
+	}
+	q := `SELECT state, seq, head, updated_at FROM incidents`
+	if f.Open {
+		q += ` WHERE phase <> 'closed'`
+	}
+	q += ` ORDER BY declared_at DESC, number DESC LIMIT ?`
+	rows, err := s.r.QueryContext(ctx, q, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	defer rows.Close()
+	list := []*sitrep.Incident{}
+	for rows.Next() {
+		inc, err := scanIncident(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list incidents: %w", err)
+		}
+		list = append(list, inc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	return list, nil
+}
+
+// scanIncident decodes a row of state, seq, head, updated_at. The columns are
+// the truth for the chain position: they are what the last append wrote.
+func scanIncident(row scanner) (*sitrep.Incident, error) {
+	var state []byte
+	var seq, updated int64
+	var head string
+	if err := row.Scan(&state, &seq, &head, &updated); err != nil {
+		return nil, err
+	}
+	inc := &sitrep.Incident{}
+	if err := json.Unmarshal(state, inc); err != nil {
+		return nil, fmt.Errorf("decode state: %w", err)
+	}
+	inc.Seq, inc.Head, inc.UpdatedAt = seq, head, micro(updated)
+	return inc, nil
+}
+
+// Entries returns up to limit entries after seq after, in order; a limit of 0
+// or less means 10,000.
+func (s *Store) Entries(ctx context.Context, id string, after int64, limit int) ([]sitrep.Entry, error) {
+	if limit <= 0 {
+		limit = defaultEntriesLimit
+	}
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT incident_id, seq, at, actor, type, data, prev_hash, hash FROM entries
+		 WHERE incident_id = ? AND seq > ? ORDER BY seq LIMIT ?`, id, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("load timeline of %s: %w", id, err)
+	}
+	defer rows.Close()
+	entries := []sitrep.Entry{}
+	for rows.Next() {
+		var e sitrep.Entry
+		if err := scanEntry(rows, &e); err != nil {
+			return nil, fmt.Errorf("load timeline of %s: %w", id, err)
+		}
+		entries = append(entries, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load timeline of %s: %w", id, err)
+	}
+	if len(entries) == 0 {
+		if err := s.exists(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return entries, nil
+}
+
+// EachEntry calls fn with every entry of the incident in order, reading them
+// from one cursor, and stops at fn's first error, which it returns as is.
+func (s *Store) EachEntry(ctx context.Context, id string, fn func(*sitrep.Entry) error) error {
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT incident_id, seq, at, actor, type, data, prev_hash, hash FROM entries
+		 WHERE incident_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return fmt.Errorf("read timeline of %s: %w", id, err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		e := &sitrep.Entry{}
+		if err := scanEntry(rows, e); err != nil {
+			return fmt.Errorf("read timeline of %s: %w", id, err)
+		}
+		n++
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read timeline of %s: %w", id, err)
+	}
+	if n == 0 {
+		return s.exists(ctx, id)
+	}
+	return nil
+}
+
+func scanEntry(rows *sql.Rows, e *sitrep.Entry) error {
+	var at int64
+	var data []byte
+	if err := rows.Scan(&e.IncidentID, &e.Seq, &at, &e.Actor, &e.Type, &data, &e.PrevHash, &e.Hash); err != nil {
+		return err
+	}
+	e.At = micro(at)
+	e.Data = data
+	return nil
+}
+
+// exists returns ENotFound unless the incident exists.
+func (s *Store) exists(ctx context.Context, id string) error {
+	var one int
+	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM incidents WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(id)
+	}
+	if err != nil {
+		return fmt.Errorf("load incident %s: %w", id, err)
+	}
+	return nil
+}
+
+func notFound(id string) error {
+	return &sitrep.Error{Kind: sitrep.ENotFound, Field: "id", Message: fmt.Sprintf("incident %s not found", id)}
+}
+
+// micro returns the UTC time of unix microseconds us: UTC so that
+// Entry.ComputeHash gives the stored hash.
+func micro(us int64) time.Time { return time.UnixMicro(us).UTC() }

@@ -1,0 +1,186 @@
+// Package sqlite is the embedded sitrep.Store: one SQLite file, in WAL mode,
+// written through a single connection and read through a small pool.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/sitrep-ir/sitrep"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// busyTimeoutMS is how long a connection waits for another process's lock on
+// the file before giving up with SQLITE_BUSY.
+const busyTimeoutMS = 10000
+
+// readConns is the size of the read pool. WAL lets readers proceed while the
+// writer writes, so a few connections serve concurrent page loads.
+const readConns = 4
+
+// Store is a sitrep.Store on a SQLite file.
+//
+// SQLite allows one writer at a time. Rather than letting several pooled
+// connections race for the write lock (and fail with SQLITE_BUSY under load),
+// every write goes through one dedicated connection, whose transactions begin
+// IMMEDIATE so that the write lock is taken up front, never upgraded
+// mid-transaction. Reads use a separate pool opened query-only.
+type Store struct {
+	w      *sql.DB // the one write connection
+	r      *sql.DB // the read pool
+	path   string
+	logger *slog.Logger
+}
+
+var _ sitrep.Store = (*Store)(nil)
+
+// Open opens the SQLite database at path (such as ./sitrep.db), creating the
+// file if it is missing, and brings its schema up to date.
+func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if path == "" {
+		return nil, errors.New("open sqlite: the database path is empty")
+	}
+	if path == ":memory:" || strings.HasPrefix(path, "file:") {
+		// An in-memory database would be one per connection, and a URI would
+		// bypass the settings below: both would silently break the store.
+		return nil, fmt.Errorf("open sqlite: %q is not a file path: give a path such as ./sitrep.db", path)
+	}
+	s := &Store{path: path, logger: logger.With("component", "store.sqlite")}
+
+	// synchronous=NORMAL in WAL mode syncs the WAL at checkpoints, not at
+	// every commit: a committed transaction survives a crash of the process
+	// (the WAL is in the OS's hands), and only an operating-system crash or
+	// power loss can lose the last commits. FULL would cost an fsync per
+	// write for that last case.
+	w, err := sql.Open("sqlite", dsn(path, "_txlock=immediate",
+		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)"))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	s.w = w
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+
+	r, err := sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(readConns)
+	r.SetMaxIdleConns(readConns)
+	s.r = r
+	if err := r.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// dsn returns the driver's name for the file at path with the settings every
+// connection shares and extra ones. The path is given as a file: URI so that
+// characters such as '?' and '#' in it are not taken for URI syntax.
+func dsn(path string, extra ...string) string {
+	escaped := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	params := append([]string{
+		fmt.Sprintf("_pragma=busy_timeout(%d)", busyTimeoutMS),
+		"_pragma=foreign_keys(1)",
+	}, extra...)
+	return "file:" + escaped + "?" + strings.Join(params, "&")
+}
+
+// migrate applies the embedded migrations with goose. A goose Provider keeps
+// its settings to itself (no package-level dialect or file system), so two
+// stores in one process, as in tests, do not interfere.
+func (s *Store) migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	results, err := p.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, r := range results {
+		s.logger.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
+	}
+	return nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Ping reports whether both the write connection and the read pool answer.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	if err := s.r.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping sqlite: %w", err)
+	}
+	return nil
+}
+
+// Close closes the read pool and the write connection.
+func (s *Store) Close() error {
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close sqlite %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// uniqueViolated reports whether err is a UNIQUE or PRIMARY KEY violation.
+// SQLite names the constraint only in its message text, so callers tell which
+// one was broken from the statement they ran.
+func uniqueViolated(err error) bool {
+	code := sqliteCode(err)
+	return code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || code == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// foreignKeyViolated reports whether err is a FOREIGN KEY violation.
+func foreignKeyViolated(err error) bool {
+	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+func sqliteCode(err error) int {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
+}
