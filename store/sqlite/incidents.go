@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sitrep-ir/sitrep"
@@ -59,7 +60,7 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 	_, err = tx.ExecContext(ctx,
 		`INSERT INTO incidents (id, number, title, severity, phase, kind, confidential, exercise, declared_at, updated_at, seq, head, state)
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		inc.ID, number, inc.Title, inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
+		inc.ID, number, columnText(inc.Title), inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
 		inc.DeclaredAt.UnixMicro(), last.At.UnixMicro(), last.Seq, last.Hash, string(state))
 	if uniqueViolated(err) {
 		return &sitrep.Error{Kind: sitrep.EConflict, Field: "id", Message: fmt.Sprintf("incident %s already exists", inc.ID)}
@@ -121,7 +122,7 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.I
 	_, err = tx.ExecContext(ctx,
 		`UPDATE incidents SET title = ?, severity = ?, phase = ?, kind = ?, confidential = ?, exercise = ?,
 		 updated_at = ?, seq = ?, head = ?, state = ? WHERE id = ?`,
-		inc.Title, inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
+		columnText(inc.Title), inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
 		last.At.UnixMicro(), last.Seq, last.Hash, string(state), id)
 	if err != nil {
 		return fmt.Errorf("update incident %s: %w", id, err)
@@ -326,6 +327,12 @@ func (s *Store) exists(ctx context.Context, id string) error {
 	}
 	return nil
 }
+
+// columnText returns s for a column that copies a field of the state: without
+// NUL characters, which PostgreSQL's text cannot hold. The state keeps the
+// field exactly (JSON escapes NUL); the copy only serves listings. Both
+// backends do the same so that they agree.
+func columnText(s string) string { return strings.ReplaceAll(s, "\x00", "") }
 
 func notFound(id string) error {
 	return &sitrep.Error{Kind: sitrep.ENotFound, Field: "id", Message: fmt.Sprintf("incident %s not found", id)}
