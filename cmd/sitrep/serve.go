@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/sitrep-ir/sitrep/app"
+)
+
+func newServeCmd() *cobra.Command {
+	var cfg app.Config
+	var logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the sitrep server: API, web UI and intake",
+		Long: `Run the sitrep server.
+
+With no flags it listens on 127.0.0.1:8080 and keeps everything in the
+SQLite file ./sitrep.db, created on first start. On that first start it
+creates the administrator and prints its API token once.
+
+Every flag can also be set by an environment variable: SITREP_ADDR,
+SITREP_DB, SITREP_PLANS, SITREP_LOG_LEVEL, SITREP_LOG_FORMAT.
+SITREP_BOOTSTRAP_TOKEN sets the administrator's first token instead of a
+random one (for automation).`,
+		Example: `  sitrep serve
+  sitrep serve --addr 0.0.0.0:8080 --db postgres://sitrep@db.internal/sitrep`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			logger, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			cfg.Logger = logger
+			cfg.BootstrapToken = os.Getenv("SITREP_BOOTSTRAP_TOKEN")
+			return serve(cmd.Context(), cfg, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", app.DefaultAddr, "HTTP listen address (HOST:PORT)")
+	f.StringVar(&cfg.DB, "db", app.DefaultDB, "store: sqlite:PATH or postgres://USER@HOST/DB")
+	f.StringVar(&cfg.Plans, "plans", "./plans", "directory of pre-incident plans")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+// bindEnv sets every flag not given on the command line from its
+// environment variable SITREP_<FLAG>, with '-' as '_'.
+func bindEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || err != nil {
+			return
+		}
+		name := "SITREP_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", name, v, e)
+			}
+		}
+	})
+	return err
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// serve runs the server until SIGINT or SIGTERM.
+func serve(ctx context.Context, cfg app.Config, out io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(); err != nil {
+		a.Stop(context.Background())
+		return err
+	}
+	url := a.URL()
+	if tok := a.AdminToken(); tok != "" {
+		fmt.Fprintf(out, `First start: created the administrator %q. Its API token is shown only now:
+
+    %s
+
+In another terminal:
+
+    export SITREP_SERVER=%s SITREP_TOKEN=%s
+    sitrep declare --title "What is happening"
+
+`, nameOr(cfg.BootstrapAdmin, "admin"), tok, url, tok)
+	}
+	fmt.Fprintf(out, "sitrep listening on %s\n", url)
+	select {
+	case <-ctx.Done():
+	case err := <-waitErr(a):
+		if err != nil {
+			return err
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return a.Stop(shutdown)
+}
+
+func waitErr(a *app.App) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- a.Wait() }()
+	return ch
+}
+
+func nameOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
