@@ -109,6 +109,16 @@ func checkIn(inc *Incident, user string, at time.Time) {
 	r.Since = &since
 }
 
+// checkOut takes r off scene at at and adds the check-in to its time on shift.
+func checkOut(r *Resource, at time.Time) {
+	r.CheckedIn = false
+	r.LastCheckOut = &at
+	if r.Since != nil {
+		r.ShiftSeconds += int64(at.Sub(*r.Since) / time.Second)
+	}
+	r.Since = nil
+}
+
 // CheckedOut records that User was released (demobilised). The roles they
 // held return to Command and their open tasks to their section.
 type CheckedOut struct {
@@ -123,13 +133,7 @@ func (c *CheckedOut) apply(inc *Incident, e *Entry) error {
 	if r == nil || !r.CheckedIn {
 		return fmt.Errorf("%s is not checked in", c.User)
 	}
-	r.CheckedIn = false
-	at := e.At
-	r.LastCheckOut = &at
-	if r.Since != nil {
-		r.ShiftSeconds += int64(e.At.Sub(*r.Since) / time.Second)
-	}
-	r.Since = nil
+	checkOut(r, e.At)
 	for _, role := range c.ReleasedRoles {
 		removeRole(inc, role)
 	}
@@ -374,11 +378,28 @@ func (*PhaseChanged) Type() string { return "phase.changed" }
 func (c *PhaseChanged) apply(inc *Incident, e *Entry) error {
 	inc.Phase = c.To
 	inc.PhaseChangedAt = e.At
-	if c.To == PhaseClosed {
+	switch {
+	case c.To == PhaseClosed:
+		// Closing demobilises everyone on scene, keeping their time on
+		// shift; delegated roles return to Command and no one is left to
+		// acknowledge anything.
 		at := e.At
 		inc.ClosedAt = &at
-	} else {
+		inc.Transfer = nil
+		inc.Roles = []RoleHolder{}
+		if a := inc.Announcement; a != nil {
+			a.Pending = []string{}
+			completeIfAcked(a, at)
+		}
+		for i := range inc.Resources {
+			if inc.Resources[i].CheckedIn {
+				checkOut(&inc.Resources[i], at)
+			}
+		}
+	case c.From == PhaseClosed:
+		// Reopening puts Command back on scene.
 		inc.ClosedAt = nil
+		checkIn(inc, inc.Command, e.At)
 	}
 	return nil
 }

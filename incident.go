@@ -295,7 +295,7 @@ func (inc *Incident) Named(user string) bool {
 // see an ordinary incident; a confidential one only the people named on it
 // and administrators.
 func (inc *Incident) VisibleTo(u *User) bool {
-	return !inc.Confidential || u.IsAdmin() || inc.Named(u.Name)
+	return !inc.Confidential || u.IsAdmin() || (u != nil && inc.Named(u.Name))
 }
 
 // Open reports whether the incident is not closed.

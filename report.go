@@ -188,7 +188,14 @@ func Describe(e *Entry) string {
 		if c.Backward {
 			dir = "phase back"
 		}
-		return fmt.Sprintf("%s %s → %s%s", dir, c.From, c.To, reason(c.Reason))
+		s := fmt.Sprintf("%s %s → %s%s", dir, c.From, c.To, reason(c.Reason))
+		switch {
+		case c.To == PhaseClosed:
+			s += "; everyone on scene is checked out and roles return to Command"
+		case c.From == PhaseClosed:
+			s += "; reopened, Command back on scene"
+		}
+		return s
 	case *ReportEdited:
 		var f []string
 		if c.Narrative != nil {

@@ -89,10 +89,10 @@ func requireOnScene(inc *Incident, user, what string) error {
 	return nil
 }
 
-// chiefOf reports whether user may direct section: Command, or the person the
-// section is delegated to.
+// chiefOf reports whether user may direct section: Command, who stands
+// above every section, or the person the section is delegated to.
 func chiefOf(inc *Incident, user, section string) bool {
-	return inc.Holder(section) == user
+	return inc.Command == user || inc.Holder(section) == user
 }
 
 // isSectionChief reports whether user holds a delegated section role (any
@@ -394,11 +394,17 @@ func (c SetTaskStatus) decide(inc *Incident, actor *User, a *appender) error {
 		return err
 	}
 	chief := chiefOf(inc, actor.Name, t.Section)
-	if !chief && !(c.Status == TaskDone && t.Assignee == actor.Name) {
+	if !chief && !(c.Status == TaskDone && t.Status == TaskOpen && t.Assignee == actor.Name) {
 		return Refuse("freelancing", "task %s: only the assignee, Command (%s) or the %s chief (%s) may do that with task %d; %s", c.Status, inc.Command, t.Section, inc.Holder(t.Section), t.ID, freelancingHint)
 	}
 	if t.Status == c.Status {
 		return Errorf(EConflict, "task %d is already %s", t.ID, t.Status)
+	}
+	if c.Status == TaskOpen && t.Assignee != "" && !inc.CheckedIn(t.Assignee) {
+		// A reopened task goes back to its section when its assignee has left.
+		if err := a.add(&TaskAssigned{ID: c.ID}); err != nil {
+			return err
+		}
 	}
 	return a.add(&TaskStatusChanged{ID: c.ID, Status: c.Status, Reason: c.Reason})
 }
@@ -532,6 +538,15 @@ func (c ChangePhase) decide(inc *Incident, actor *User, a *appender) error {
 	if c.Phase == PhaseClosed {
 		if inc.Phase != PhasePostMortem {
 			return Errorf(EConflict, "phase: %s must be in post-mortem before it closes: every incident ends in the same post mortem", inc.ID)
+		}
+		var open []string
+		for _, t := range inc.Tasks {
+			if t.Status == TaskOpen {
+				open = append(open, fmt.Sprint(t.ID))
+			}
+		}
+		if len(open) > 0 {
+			return &Error{Kind: EConflict, Field: "tasks", Message: fmt.Sprintf("phase: %s cannot close: tasks %s are still open: mark them done or cancel them (follow-up work belongs in the report's follow-up actions)", inc.ID, strings.Join(open, ", "))}
 		}
 		if missing := inc.ReportMissing(); len(missing) > 0 {
 			return &Error{Kind: EConflict, Field: "report", Message: fmt.Sprintf("phase: %s cannot close: the report is incomplete: %s", inc.ID, strings.Join(missing, "; "))}

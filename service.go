@@ -210,8 +210,11 @@ func (s *Service) allowed(inc *Incident, actor *User, cmd Command) error {
 			return nil
 		}
 	case ChangePhase:
-		// Command reopens a closed incident with a phase change.
-		return requireCheckedIn(inc, actor, cmd.Action())
+		// Closing demobilised everyone: Command reopens a closed incident
+		// with a phase change without checking in first.
+		if !inc.Open() {
+			return nil
+		}
 	}
 	if err := requireOpen(inc, cmd.Action()); err != nil {
 		return err
