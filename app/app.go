@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 func OpenStore(ctx context.Context, db string, logger *slog.Logger) (sitrep.Store, error) {
 	switch {
 	case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
-		s, err := postgres.Open(ctx, db, logger.With("component", "store"))
+		s, err := postgres.Open(ctx, db, logger)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres store: %w", err)
 		}
@@ -134,7 +134,7 @@ func OpenStore(ctx context.Context, db string, logger *slog.Logger) (sitrep.Stor
 		if path == "" {
 			return nil, fmt.Errorf("--db %q: give a file path after sqlite:", db)
 		}
-		s, err := sqlite.Open(ctx, path, logger.With("component", "store"))
+		s, err := sqlite.Open(ctx, path, logger)
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 		}
