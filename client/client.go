@@ -239,10 +239,19 @@ func (c *Client) send(ctx context.Context, method, p string, query url.Values, i
 	if c.baseErr != nil {
 		return nil, c.baseErr
 	}
+	caller := ctx
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
+	}
+	// timedOut names our own deadline, which a caller's cancellation or
+	// deadline is not.
+	timedOut := func(err error) error {
+		if errors.Is(err, context.DeadlineExceeded) && caller.Err() == nil {
+			return fmt.Errorf("%s %s: the sitrep server at %s did not answer within %s: %w", method, p, c.base, c.timeout, context.DeadlineExceeded)
+		}
+		return nil
 	}
 	var reqBody io.Reader
 	if in != nil {
@@ -270,11 +279,17 @@ func (c *Client) send(ctx context.Context, method, p string, query url.Values, i
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if t := timedOut(err); t != nil {
+			return nil, t
+		}
 		return nil, fmt.Errorf("reach the sitrep server at %s: %w", c.base, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
+		if t := timedOut(err); t != nil {
+			return nil, t
+		}
 		return nil, fmt.Errorf("%s %s: read the server's answer: %w", method, p, err)
 	}
 	if int64(len(body)) > c.maxBody {

@@ -325,7 +325,7 @@ func TestNotSitrep(t *testing.T) {
 	t.Run("no answer", func(t *testing.T) {
 		rec := &recorder{handler: func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }}
 		_, err := client.New(rec.start(t), "tok", client.WithTimeout(50*time.Millisecond)).Me(ctx)
-		if !errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "did not answer within 50ms") {
 			t.Errorf("error %v, want a deadline", err)
 		}
 	})

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	_ "modernc.org/sqlite"
 
 	"github.com/sitrep-ir/sitrep"
 )
@@ -344,5 +347,38 @@ func TestVersion(t *testing.T) {
 	s.okJSON(t, "", &v, "version")
 	if v.Version == "" || !strings.HasPrefix(v.Go, "go") {
 		t.Errorf("version -o json: %+v", v)
+	}
+}
+
+// TestVerifyBroken: an entry edited behind the server's back is found,
+// named, and makes verify exit 1, in text and in JSON.
+func TestVerifyBroken(t *testing.T) {
+	s := startServer(t)
+	id := idRE.FindString(s.ok(t, s.Admin, "declare", "--title", "Insider deleting logs"))
+	s.ok(t, s.Admin, "note", id, "the admin account deleted /var/log/auth.log")
+	s.ok(t, s.Admin, "note", id, "HR informed")
+
+	// As someone with write access to the file would.
+	db, err := sql.Open("sqlite", "file:"+s.DB+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DROP TRIGGER entries_no_update`); err != nil {
+		t.Fatalf("drop the append-only trigger: %v", err)
+	}
+	if _, err := db.Exec(`UPDATE entries SET data = '{"text":"nothing happened"}' WHERE incident_id = ? AND seq = 2`, id); err != nil {
+		t.Fatalf("tamper: %v", err)
+	}
+
+	errOut := s.fails(t, s.Admin, 1, "verify", id)
+	contains(t, "verify", errOut, "BROKEN: the record of "+id+" does not hold up at entry 2", "entry 2 was altered")
+	r := s.run(s.Admin, "", "verify", id, "-o", "json")
+	var v sitrep.Verification
+	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil || r.code != 1 {
+		t.Fatalf("verify -o json: exit %d, %v:\n%s", r.code, err, r.stdout)
+	}
+	if v.OK || v.BrokenSeq != 2 {
+		t.Errorf("verify -o json: %+v", v)
 	}
 }

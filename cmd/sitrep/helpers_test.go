@@ -19,14 +19,16 @@ import (
 type server struct {
 	URL   string
 	Admin string // the administrator's token
+	DB    string // the SQLite file
 }
 
 func startServer(t *testing.T) *server {
 	t.Helper()
 	ctx := context.Background()
+	db := filepath.Join(t.TempDir(), "sitrep.db")
 	a, err := app.New(ctx, app.Config{
 		Addr:   "127.0.0.1:0",
-		DB:     "sqlite:" + filepath.Join(t.TempDir(), "sitrep.db"),
+		DB:     "sqlite:" + db,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -45,7 +47,7 @@ func startServer(t *testing.T) *server {
 	if a.AdminToken() == "" {
 		t.Fatal("a fresh server made no administrator token")
 	}
-	return &server{URL: a.URL(), Admin: a.AdminToken()}
+	return &server{URL: a.URL(), Admin: a.AdminToken(), DB: db}
 }
 
 // result is what one run of the command line did.

@@ -82,8 +82,10 @@ func (c *cli) explain(err error) string {
 	}
 	e := sitrep.AsError(err)
 	if e == nil {
-		var ne net.Error
-		if errors.As(err, &ne) || errors.Is(err, syscall.ECONNREFUSED) {
+		// Not reaching the server at all is most often the wrong address.
+		var op *net.OpError
+		var dns *net.DNSError
+		if (errors.As(err, &op) && op.Op == "dial") || errors.As(err, &dns) {
 			msg += " (is `sitrep serve` running there? set --server or SITREP_SERVER)"
 		}
 		return msg

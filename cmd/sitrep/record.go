@@ -74,6 +74,9 @@ func (c *cli) timeline(ctx context.Context, id string, after int64, follow bool,
 	}
 	// Following: a server that goes away for a moment (a restart, a
 	// failover) is waited for; anything the server answers is final.
+	if !c.json() {
+		fmt.Fprintf(c.stderr, "Following the timeline of %s; Ctrl-C to stop.\n", id)
+	}
 	down := false
 	for {
 		page, err := cl.Timeline(ctx, id, after, timelinePage)

@@ -95,6 +95,15 @@ Client commands talk to a sitrep server: --server or SITREP_SERVER
 	add("admin", newServeCmd(), c.userCmd(), c.tokenCmd(), c.whoamiCmd(), c.versionCmd())
 	root.SetHelpCommandGroupID("admin")
 	root.SetCompletionCommandGroupID("admin")
+	// A Use line that shows its flags where they go needs no "[flags]".
+	var walk func(*cobra.Command)
+	walk = func(cmd *cobra.Command) {
+		cmd.DisableFlagsInUseLine = strings.Contains(cmd.Use, "--")
+		for _, sub := range cmd.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 	return root
 }
 
