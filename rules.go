@@ -324,6 +324,9 @@ func (c AddTask) decide(inc *Incident, actor *User, a *appender) error {
 	if err := checkText("title", c.Title, MaxTitle, true); err != nil {
 		return err
 	}
+	if c.Section == RoleCommand {
+		return Invalid("section", "task add: command is not a section: give the section that does the work (%s, or a custom one)", joinList(Sections))
+	}
 	if err := ValidateRole(c.Section); err != nil {
 		e := AsError(err)
 		e.Field = "section"
@@ -644,9 +647,12 @@ func (c EditReport) decide(inc *Incident, actor *User, a *appender) error {
 	if c.Narrative == nil && c.WhatWorked == nil && c.NeedsImprovement == nil && c.FollowUps == nil {
 		return Invalid("", "report edit: nothing to change")
 	}
-	for field, v := range map[string]*string{"narrative": c.Narrative, "what_worked": c.WhatWorked, "needs_improvement": c.NeedsImprovement} {
-		if v != nil {
-			if err := checkText(field, *v, MaxText*5, false); err != nil {
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"narrative", c.Narrative}, {"what_worked", c.WhatWorked}, {"needs_improvement", c.NeedsImprovement}} {
+		if f.v != nil {
+			if err := checkText(f.name, *f.v, MaxText*5, false); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package sitrep
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // SpanLimit is the most people one supervisor directs before ICS says to
@@ -81,7 +82,7 @@ func (inc *Incident) spanSuggestion(s string) (role, suggest string) {
 	if s == inc.Command {
 		for _, sec := range Sections {
 			if inc.delegate(sec) == "" {
-				return RoleCommand, fmt.Sprintf("assign a %s section chief (sitrep assign %s %s USER) and move people under it", sec, inc.ID, sec)
+				return RoleCommand, fmt.Sprintf("assign %s %s section chief (sitrep assign %s %s USER) and move people under it", article(sec), sec, inc.ID, sec)
 			}
 		}
 		return RoleCommand, fmt.Sprintf("every section is staffed: move the people without a role into a section by giving them tasks there, or add a deputy role (sitrep assign %s deputy-command USER)", inc.ID)
@@ -94,4 +95,12 @@ func (inc *Incident) spanSuggestion(s string) (role, suggest string) {
 		}
 	}
 	return role, fmt.Sprintf("split %s into groups, each with its own supervisor (sitrep assign %s %s-group-a USER)", role, inc.ID, role)
+}
+
+// article returns "an" before a word starting with a vowel, else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
