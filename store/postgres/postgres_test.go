@@ -247,3 +247,8 @@ func TestEntriesAreAppendOnly(t *testing.T) {
 		t.Errorf("verify after refused edits: %+v, %v", v, err)
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	requireServer(b)
+	storetest.Bench(b, storetest.BenchHarness{New: harness.New})
+}

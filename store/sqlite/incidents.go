@@ -32,10 +32,8 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 	defer tx.Rollback()
 
 	var number int
-	err = tx.QueryRowContext(ctx,
-		`INSERT INTO incident_counters (year, last) VALUES (?, 1)
-		 ON CONFLICT (year) DO UPDATE SET last = incident_counters.last + 1
-		 RETURNING last`, year).Scan(&number)
+	err = s.ws.queryRow(ctx, tx,
+		qNextNumber, year).Scan(&number)
 	if err != nil {
 		return fmt.Errorf("create incident: next number of %d: %w", year, err)
 	}
@@ -57,9 +55,8 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 		return fmt.Errorf("create incident %s: encode state: %w", inc.ID, err)
 	}
 	last := &entries[len(entries)-1]
-	_, err = tx.ExecContext(ctx,
-		`INSERT INTO incidents (id, number, title, severity, phase, kind, confidential, exercise, declared_at, updated_at, seq, head, state)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.ws.exec(ctx, tx,
+		qInsertIncident,
 		inc.ID, number, columnText(inc.Title), inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
 		inc.DeclaredAt.UnixMicro(), last.At.UnixMicro(), last.Seq, last.Hash, string(state))
 	if uniqueViolated(err) {
@@ -68,7 +65,7 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 	if err != nil {
 		return fmt.Errorf("create incident %s: %w", inc.ID, err)
 	}
-	if err := insertEntries(ctx, tx, entries); err != nil {
+	if err := s.insertEntries(ctx, tx, entries); err != nil {
 		return fmt.Errorf("create incident %s: %w", inc.ID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -92,8 +89,8 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.I
 	}
 	defer tx.Rollback()
 
-	inc, err := scanIncident(tx.QueryRowContext(ctx,
-		`SELECT state, seq, head, updated_at FROM incidents WHERE id = ?`, id))
+	inc, err := scanIncident(s.ws.queryRow(ctx, tx,
+		qLoadIncident, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound(id)
 	}
@@ -115,13 +112,12 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.I
 	if err != nil {
 		return fmt.Errorf("update incident %s: encode state: %w", id, err)
 	}
-	if err := insertEntries(ctx, tx, entries); err != nil {
+	if err := s.insertEntries(ctx, tx, entries); err != nil {
 		return fmt.Errorf("update incident %s: %w", id, err)
 	}
 	last := &entries[len(entries)-1]
-	_, err = tx.ExecContext(ctx,
-		`UPDATE incidents SET title = ?, severity = ?, phase = ?, kind = ?, confidential = ?, exercise = ?,
-		 updated_at = ?, seq = ?, head = ?, state = ? WHERE id = ?`,
+	_, err = s.ws.exec(ctx, tx,
+		qUpdateIncident,
 		columnText(inc.Title), inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
 		last.At.UnixMicro(), last.Seq, last.Hash, string(state), id)
 	if err != nil {
@@ -133,16 +129,15 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.I
 	return nil
 }
 
-func insertEntries(ctx context.Context, tx *sql.Tx, entries []sitrep.Entry) error {
-	stmt, err := tx.PrepareContext(ctx,
-		`INSERT INTO entries (incident_id, seq, at, actor, type, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+func (s *Store) insertEntries(ctx context.Context, tx *sql.Tx, entries []sitrep.Entry) error {
+	st, err := s.ws.get(ctx, qInsertEntry)
 	if err != nil {
 		return fmt.Errorf("append entries: %w", err)
 	}
-	defer stmt.Close()
+	st = tx.StmtContext(ctx, st)
 	for i := range entries {
 		e := &entries[i]
-		_, err := stmt.ExecContext(ctx, e.IncidentID, e.Seq, e.At.UnixMicro(), e.Actor, e.Type, string(e.Data), e.PrevHash, e.Hash)
+		_, err := st.ExecContext(ctx, e.IncidentID, e.Seq, e.At.UnixMicro(), e.Actor, e.Type, string(e.Data), e.PrevHash, e.Hash)
 		if uniqueViolated(err) {
 			// Updates are serialised, so this is a caller's bug, not a race.
 			return &sitrep.Error{Kind: sitrep.EConflict, Message: fmt.Sprintf("entry %d of %s already exists", e.Seq, e.IncidentID)}
@@ -184,7 +179,7 @@ func checkAppend(id string, seq int64, head string, inc *sitrep.Incident, entrie
 
 // Incident returns the incident's current state. ENotFound if none.
 func (s *Store) Incident(ctx context.Context, id string) (*sitrep.Incident, error) {
-	inc, err := scanIncident(s.r.QueryRowContext(ctx,
+	inc, err := scanIncident(s.rs.queryRow(ctx, nil,
 		`SELECT state, seq, head, updated_at FROM incidents WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(id)
@@ -206,7 +201,7 @@ func (s *Store) Incidents(ctx context.Context, f sitrep.IncidentFilter) ([]*sitr
 		q += ` WHERE phase <> 'closed'`
 	}
 	q += ` ORDER BY declared_at DESC, number DESC LIMIT ?`
-	rows, err := s.r.QueryContext(ctx, q, limit)
+	rows, err := s.rs.query(ctx, nil, q, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -248,7 +243,7 @@ func (s *Store) Entries(ctx context.Context, id string, after int64, limit int) 
 	if limit <= 0 {
 		limit = defaultEntriesLimit
 	}
-	rows, err := s.r.QueryContext(ctx,
+	rows, err := s.rs.query(ctx, nil,
 		`SELECT incident_id, seq, at, actor, type, data, prev_hash, hash FROM entries
 		 WHERE incident_id = ? AND seq > ? ORDER BY seq LIMIT ?`, id, after, limit)
 	if err != nil {
@@ -277,7 +272,7 @@ func (s *Store) Entries(ctx context.Context, id string, after int64, limit int) 
 // EachEntry calls fn with every entry of the incident in order, reading them
 // from one cursor, and stops at fn's first error, which it returns as is.
 func (s *Store) EachEntry(ctx context.Context, id string, fn func(*sitrep.Entry) error) error {
-	rows, err := s.r.QueryContext(ctx,
+	rows, err := s.rs.query(ctx, nil,
 		`SELECT incident_id, seq, at, actor, type, data, prev_hash, hash FROM entries
 		 WHERE incident_id = ? ORDER BY seq`, id)
 	if err != nil {
@@ -318,7 +313,7 @@ func scanEntry(rows *sql.Rows, e *sitrep.Entry) error {
 // exists returns ENotFound unless the incident exists.
 func (s *Store) exists(ctx context.Context, id string) error {
 	var one int
-	err := s.r.QueryRowContext(ctx, `SELECT 1 FROM incidents WHERE id = ?`, id).Scan(&one)
+	err := s.rs.queryRow(ctx, nil, `SELECT 1 FROM incidents WHERE id = ?`, id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound(id)
 	}

@@ -40,6 +40,7 @@ const readConns = 4
 type Store struct {
 	w      *sql.DB // the one write connection
 	r      *sql.DB // the read pool
+	ws, rs *stmts  // prepared statements of w and r
 	path   string
 	logger *slog.Logger
 }
@@ -85,6 +86,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	if s.ws, err = newStmts(ctx, w, writeQueries...); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 
 	r, err := sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
 	if err != nil {
@@ -93,7 +98,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 	}
 	r.SetMaxOpenConns(readConns)
 	r.SetMaxIdleConns(readConns)
-	s.r = r
+	s.r, s.rs = r, &stmts{db: r, m: map[string]*sql.Stmt{}}
 	if err := r.PingContext(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
@@ -152,8 +157,14 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the read pool and the write connection.
 func (s *Store) Close() error {
 	var errs []error
+	if s.rs != nil {
+		errs = append(errs, s.rs.close())
+	}
 	if s.r != nil {
 		errs = append(errs, s.r.Close())
+	}
+	if s.ws != nil {
+		errs = append(errs, s.ws.close())
 	}
 	if s.w != nil {
 		errs = append(errs, s.w.Close())

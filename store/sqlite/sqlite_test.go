@@ -222,3 +222,7 @@ func rawDB(t testing.TB, path string) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, storetest.BenchHarness{New: harness.New})
+}

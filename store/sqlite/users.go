@@ -11,8 +11,8 @@ import (
 
 // CreateUser stores a new user. EConflict if the name is taken.
 func (s *Store) CreateUser(ctx context.Context, u *sitrep.User) error {
-	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO users (name, role, email, created_at) VALUES (?, ?, ?, ?)`,
+	_, err := s.ws.exec(ctx, nil,
+		qInsertUser,
 		u.Name, string(u.Role), u.Email, u.CreatedAt.UnixMicro())
 	if uniqueViolated(err) {
 		return &sitrep.Error{Kind: sitrep.EConflict, Field: "name", Message: fmt.Sprintf("user %s already exists", u.Name)}
@@ -25,7 +25,7 @@ func (s *Store) CreateUser(ctx context.Context, u *sitrep.User) error {
 
 // User returns the named user. ENotFound if there is none.
 func (s *Store) User(ctx context.Context, name string) (*sitrep.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx,
+	u, err := scanUser(s.rs.queryRow(ctx, nil,
 		`SELECT name, role, email, created_at FROM users WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &sitrep.Error{Kind: sitrep.ENotFound, Field: "name", Message: fmt.Sprintf("user %s not found", name)}
@@ -38,7 +38,7 @@ func (s *Store) User(ctx context.Context, name string) (*sitrep.User, error) {
 
 // Users lists all users ordered by name.
 func (s *Store) Users(ctx context.Context) ([]*sitrep.User, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT name, role, email, created_at FROM users ORDER BY name`)
+	rows, err := s.rs.query(ctx, nil, `SELECT name, role, email, created_at FROM users ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
@@ -60,8 +60,8 @@ func (s *Store) Users(ctx context.Context) ([]*sitrep.User, error) {
 // CreateToken stores a token for an existing user. ENotFound if the user does
 // not exist; EConflict if a token with the same ID or hash exists.
 func (s *Store) CreateToken(ctx context.Context, t *sitrep.Token) error {
-	_, err := s.w.ExecContext(ctx,
-		`INSERT INTO tokens (id, user_name, label, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+	_, err := s.ws.exec(ctx, nil,
+		qInsertToken,
 		t.ID, t.User, t.Label, t.Hash, t.CreatedAt.UnixMicro())
 	switch {
 	case foreignKeyViolated(err): // tokens has one foreign key: its user
@@ -77,7 +77,7 @@ func (s *Store) CreateToken(ctx context.Context, t *sitrep.Token) error {
 // TokenUser returns the user owning the token with this hash. ENotFound if no
 // token has it.
 func (s *Store) TokenUser(ctx context.Context, hash string) (*sitrep.User, error) {
-	u, err := scanUser(s.r.QueryRowContext(ctx,
+	u, err := scanUser(s.rs.queryRow(ctx, nil,
 		`SELECT u.name, u.role, u.email, u.created_at
 		 FROM tokens t JOIN users u ON u.name = t.user_name
 		 WHERE t.hash = ?`, hash))

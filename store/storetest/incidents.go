@@ -193,6 +193,7 @@ func testFullFlow(t *testing.T, h Harness) {
 		f.do(u, id, sitrep.Acknowledge{})
 	}
 	f.do(bob, id, sitrep.CheckOut{User: "dan"})
+	f.do(bob, id, sitrep.SetTaskStatus{ID: 2, Status: sitrep.TaskCancelled, Reason: "the record keeps itself"})
 	for _, p := range []sitrep.Phase{sitrep.PhaseContainment, sitrep.PhaseEradication, sitrep.PhaseRecovery, sitrep.PhasePostMortem} {
 		f.do(bob, id, sitrep.ChangePhase{Phase: p, Reason: "moving on to " + string(p)})
 	}
