@@ -294,7 +294,7 @@ func TestSpanOfControlWarning(t *testing.T) {
 	want := "WARNING: span of control: admin (command) directs 8 people"
 	contains(t, "the eighth checkin", last, want)
 	out := s.ok(t, s.Admin, "show", id)
-	contains(t, "show", out, want, "assign a operations section chief")
+	contains(t, "show", out, want, "sitrep assign "+id+" operations USER")
 	contains(t, "note", s.ok(t, s.Admin, "note", id, "too many people"), want)
 }
 
