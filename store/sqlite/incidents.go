@@ -244,8 +244,7 @@ func (s *Store) Entries(ctx context.Context, id string, after int64, limit int) 
 		limit = defaultEntriesLimit
 	}
 	rows, err := s.rs.query(ctx, nil,
-		`SELECT incident_id, seq, at, actor, type, data, prev_hash, hash FROM entries
-		 WHERE incident_id = ? AND seq > ? ORDER BY seq LIMIT ?`, id, after, limit)
+		selectEntries+` AND seq > ? ORDER BY seq LIMIT ?`, id, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("load timeline of %s: %w", id, err)
 	}
@@ -253,7 +252,7 @@ func (s *Store) Entries(ctx context.Context, id string, after int64, limit int) 
 	entries := []sitrep.Entry{}
 	for rows.Next() {
 		var e sitrep.Entry
-		if err := scanEntry(rows, &e); err != nil {
+		if err := scanEntry(rows, id, &e); err != nil {
 			return nil, fmt.Errorf("load timeline of %s: %w", id, err)
 		}
 		entries = append(entries, e)
@@ -273,8 +272,7 @@ func (s *Store) Entries(ctx context.Context, id string, after int64, limit int) 
 // from one cursor, and stops at fn's first error, which it returns as is.
 func (s *Store) EachEntry(ctx context.Context, id string, fn func(*sitrep.Entry) error) error {
 	rows, err := s.rs.query(ctx, nil,
-		`SELECT incident_id, seq, at, actor, type, data, prev_hash, hash FROM entries
-		 WHERE incident_id = ? ORDER BY seq`, id)
+		selectEntries+` ORDER BY seq`, id)
 	if err != nil {
 		return fmt.Errorf("read timeline of %s: %w", id, err)
 	}
@@ -282,7 +280,7 @@ func (s *Store) EachEntry(ctx context.Context, id string, fn func(*sitrep.Entry)
 	n := 0
 	for rows.Next() {
 		e := &sitrep.Entry{}
-		if err := scanEntry(rows, e); err != nil {
+		if err := scanEntry(rows, id, e); err != nil {
 			return fmt.Errorf("read timeline of %s: %w", id, err)
 		}
 		n++
@@ -299,12 +297,15 @@ func (s *Store) EachEntry(ctx context.Context, id string, fn func(*sitrep.Entry)
 	return nil
 }
 
-func scanEntry(rows *sql.Rows, e *sitrep.Entry) error {
+const selectEntries = `SELECT seq, at, actor, type, data, prev_hash, hash FROM entries WHERE incident_id = ?`
+
+func scanEntry(rows *sql.Rows, id string, e *sitrep.Entry) error {
 	var at int64
 	var data []byte
-	if err := rows.Scan(&e.IncidentID, &e.Seq, &at, &e.Actor, &e.Type, &data, &e.PrevHash, &e.Hash); err != nil {
+	if err := rows.Scan(&e.Seq, &at, &e.Actor, &e.Type, &data, &e.PrevHash, &e.Hash); err != nil {
 		return err
 	}
+	e.IncidentID = id
 	e.At = micro(at)
 	e.Data = data
 	return nil
