@@ -34,6 +34,7 @@ func init() {
 		func() Change { return &PhaseChanged{} },
 		func() Change { return &ReportEdited{} },
 		func() Change { return &Refused{} },
+		func() Change { return &AlertAttached{} },
 	)
 }
 
@@ -57,6 +58,7 @@ func (c *Declared) apply(inc *Incident, e *Entry) error {
 		DeclaredAt: e.At, DeclaredBy: e.Actor, Command: e.Actor, PhaseChangedAt: e.At,
 		Roles: []RoleHolder{}, Resources: []Resource{}, Members: []string{}, Tasks: []Task{},
 		Assets: []Asset{}, Communications: []Communication{}, Report: ReportFields{FollowUps: []FollowUp{}},
+		Alerts: []AttachedAlert{},
 	}
 	checkIn(inc, e.Actor, e.At)
 	return nil
@@ -443,3 +445,20 @@ type Refused struct {
 
 func (*Refused) Type() string                  { return "rule.refused" }
 func (*Refused) apply(*Incident, *Entry) error { return nil }
+
+// AlertAttached links an alert to the incident: once per alert, however
+// often it repeats; its running count lives with the alert.
+type AlertAttached struct {
+	AlertID  int64  `json:"alert_id"`
+	Source   string `json:"source"`
+	DedupKey string `json:"dedup_key"`
+	Summary  string `json:"summary"`
+	Severity int    `json:"severity"`
+	Count    int64  `json:"count"`
+}
+
+func (*AlertAttached) Type() string { return "alert.attached" }
+func (c *AlertAttached) apply(inc *Incident, e *Entry) error {
+	inc.Alerts = append(inc.Alerts, AttachedAlert{ID: c.AlertID, Source: c.Source, DedupKey: c.DedupKey, Summary: c.Summary, AttachedBy: e.Actor, AttachedAt: e.At})
+	return nil
+}

@@ -100,6 +100,7 @@ type Incident struct {
 	Assets         []Asset         `json:"assets"`
 	Communications []Communication `json:"communications"`
 	Report         ReportFields    `json:"report"`
+	Alerts         []AttachedAlert `json:"alerts"`
 	PhaseChangedAt time.Time       `json:"phase_changed_at"`
 	ClosedAt       *time.Time      `json:"closed_at,omitempty"`
 	Seq            int64           `json:"seq"`
@@ -182,6 +183,16 @@ type Communication struct {
 	By       string    `json:"by"`
 	At       time.Time `json:"at"`
 	Exercise bool      `json:"exercise,omitempty"`
+}
+
+// AttachedAlert is an alert linked to the incident.
+type AttachedAlert struct {
+	ID         int64     `json:"id"`
+	Source     string    `json:"source"`
+	DedupKey   string    `json:"dedup_key"`
+	Summary    string    `json:"summary"`
+	AttachedBy string    `json:"attached_by"`
+	AttachedAt time.Time `json:"attached_at"`
 }
 
 // ReportFields are the editable fields of the post mortem.

@@ -107,6 +107,8 @@ func narrate(e *Entry) string {
 		return fmt.Sprintf("%s told %s: %s", e.Actor, c.Audience, c.Text)
 	case *AssetLinked:
 		return fmt.Sprintf("%s %s found involved.", c.Kind, c.Name)
+	case *AlertAttached:
+		return fmt.Sprintf("Alert from %s: %s", c.Source, c.Summary)
 	case *NoteAdded:
 		return fmt.Sprintf("%s: %s", e.Actor, c.Text)
 	}
@@ -213,6 +215,8 @@ func Describe(e *Entry) string {
 		return "edited the report: " + strings.Join(f, ", ")
 	case *Refused:
 		return fmt.Sprintf("REFUSED %s (%s): %s", c.Action, c.Rule, c.Message)
+	case *AlertAttached:
+		return fmt.Sprintf("alert %d from %s attached (seen %d×): %s", c.AlertID, c.Source, c.Count, c.Summary)
 	}
 	return e.Type
 }

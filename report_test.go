@@ -70,6 +70,7 @@ func describedScenario(t testing.TB) ([]Entry, []string) {
 		{"cy", AssignTask{ID: 1, Assignee: "bob"}, []string{"task 1 → bob"}},
 		{"bob", SetTaskStatus{ID: 1, Status: TaskDone, Reason: "unplugged"}, []string{"task 1 done: unplugged"}},
 		{"bob", AddNote{Text: "it is not DNS"}, []string{"it is not DNS"}},
+		{"ada", AttachAlert{Alert: &Alert{ID: 7, Source: "edr", DedupKey: "fs01-ransom", Summary: "ransomware on fs01", Severity: 1, Count: 3}}, []string{"alert 7 from edr attached (seen 3×): ransomware on fs01"}},
 		{"ada", Publish{Audience: "internal", Text: "fs01 is down"}, []string{"update to internal: fs01 is down"}},
 		{"ada", LinkAsset{Kind: "host", Name: "fs02"}, []string{"linked host fs02"}},
 		{"ada", UnlinkAsset{Kind: "host", Name: "fs02", Reason: "typo"}, []string{"unlinked host fs02: typo"}},

@@ -697,3 +697,24 @@ func (inc *Incident) ReportMissing() []string {
 	}
 	return m
 }
+
+// AttachAlert links an alert to the incident. The dispatcher's desk does
+// this, so it needs no check-in: passing information to an incident is not
+// acting on it.
+type AttachAlert struct {
+	Alert *Alert `json:"-"`
+}
+
+func (AttachAlert) Action() string { return "alert attach" }
+func (c AttachAlert) decide(inc *Incident, _ *User, a *appender) error {
+	if c.Alert == nil {
+		return Invalid("alert", "alert attach: no alert given")
+	}
+	for _, al := range inc.Alerts {
+		if al.ID == c.Alert.ID {
+			return Errorf(EConflict, "alert attach: alert %d is already attached to %s", c.Alert.ID, inc.ID)
+		}
+	}
+	al := c.Alert
+	return a.add(&AlertAttached{AlertID: al.ID, Source: al.Source, DedupKey: al.DedupKey, Summary: al.Summary, Severity: al.Severity, Count: al.Count})
+}

@@ -205,6 +205,8 @@ func (s *Service) allowed(inc *Incident, actor *User, cmd Command) error {
 	switch c := cmd.(type) {
 	case CheckIn:
 		return nil
+	case AttachAlert:
+		return requireOpen(inc, cmd.Action())
 	case Edit:
 		if actor.IsAdmin() && c.Title == nil && c.Kind == nil && c.Severity == nil && c.Confidential == nil {
 			return nil

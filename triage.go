@@ -1,0 +1,326 @@
+package sitrep
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Source kinds: each way an alert comes in.
+var SourceKinds = []string{"generic", "alertmanager", "grafana", "pagerduty", "syslog", "email"}
+
+// Source is a sender of alerts with its own credential: a key in the URL or
+// header (webhooks), the routing key (PagerDuty format), or allowed network
+// ranges and sender addresses (syslog and e-mail).
+type Source struct {
+	Name      string    `json:"name"`
+	Kind      string    `json:"kind"`
+	KeyHash   string    `json:"-"`
+	Allow     []string  `json:"allow,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+}
+
+// Allows reports whether a sender at addr may use the source: any address
+// when the source names no ranges.
+func (s *Source) Allows(addr netip.Addr) bool {
+	if len(s.Allow) == 0 {
+		return true
+	}
+	for _, a := range s.Allow {
+		if p, err := netip.ParsePrefix(a); err == nil && p.Contains(addr.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// Alert statuses and triage decisions.
+const (
+	AlertFiring       = "firing"
+	AlertAcknowledged = "acknowledged"
+	AlertResolved     = "resolved"
+
+	TriagePending    = "pending"    // on the dispatcher's desk
+	TriageDeclared   = "declared"   // an incident was declared from it
+	TriageAttached   = "attached"   // attached to an open incident
+	TriageSuppressed = "suppressed" // judged not to matter
+)
+
+// MaxAlertSamples is how many raw payloads an alert keeps: the first ones
+// and the latest, so a storm of a million repetitions stays a few KB.
+const MaxAlertSamples = 5
+
+// Alert is every occurrence of one event from one source with one dedup key
+// while it is open: a million repetitions are one alert with a count.
+type Alert struct {
+	ID         int64             `json:"id"`
+	Source     string            `json:"source"`
+	DedupKey   string            `json:"dedup_key"`
+	Status     string            `json:"status"`
+	Triage     string            `json:"triage"`
+	Severity   int               `json:"severity"`
+	Summary    string            `json:"summary"`
+	Labels     map[string]string `json:"labels"`
+	Count      int64             `json:"count"`
+	FirstSeen  time.Time         `json:"first_seen"`
+	LastSeen   time.Time         `json:"last_seen"`
+	ResolvedAt *time.Time        `json:"resolved_at,omitempty"`
+	IncidentID string            `json:"incident_id,omitempty"`
+	Samples    []string          `json:"samples,omitempty"`
+}
+
+// AlertFilter selects alerts for the triage desk and listings.
+type AlertFilter struct {
+	Triage string // one of the Triage values; "" for any
+	Open   bool   // leave out resolved alerts
+	Limit  int    // 0: the store's default (500)
+}
+
+// Ingest is one normalised event from a source, as the intake hands it to
+// the store.
+type Ingest struct {
+	Source     string
+	Event      AlertEvent
+	ReceivedAt time.Time
+}
+
+// IngestResult says what became of one ingested event.
+type IngestResult struct {
+	AlertID int64
+	// New is true when the event opened an alert, false when it counted on
+	// (or resolved) an open one.
+	New bool
+	// Ignored is true for an acknowledge or resolve with no open alert.
+	Ignored bool
+}
+
+// AlertStore keeps sources and alerts. It is implemented by both stores.
+type AlertStore interface {
+	// CreateSource stores a source. EConflict if the name is taken.
+	CreateSource(ctx context.Context, s *Source) error
+	// Sources lists sources ordered by name.
+	Sources(ctx context.Context) ([]*Source, error)
+	// SourceByKey returns the source whose key hashes to hash. ENotFound if none.
+	SourceByKey(ctx context.Context, hash string) (*Source, error)
+	// DeleteSource removes a source; its alerts stay. ENotFound if none.
+	DeleteSource(ctx context.Context, name string) error
+
+	// IngestAlerts stores a batch of events in one transaction, durable
+	// when it returns. A trigger with the dedup key of an open alert of the
+	// same source counts on it (count, last_seen, severity if worse, a
+	// bounded sample); otherwise it opens a new alert pending triage. A
+	// resolve closes the open alert; an acknowledge marks it. Results are
+	// in the order of the batch.
+	IngestAlerts(ctx context.Context, batch []Ingest) ([]IngestResult, error)
+	// Alert returns one alert. ENotFound if none.
+	Alert(ctx context.Context, id int64) (*Alert, error)
+	// Alerts lists alerts, most recently seen first.
+	Alerts(ctx context.Context, f AlertFilter) ([]*Alert, error)
+	// SetTriage records the triage decision on an alert.
+	SetTriage(ctx context.Context, id int64, triage, incidentID string) error
+}
+
+// ValidateSource checks a new source's name, kind and allowed ranges.
+func ValidateSource(s *Source) error {
+	if err := ValidateName("name", s.Name); err != nil {
+		return err
+	}
+	if !slices.Contains(SourceKinds, s.Kind) {
+		return Invalid("kind", "source kind %q is not valid: %s", clip(s.Kind, 20), joinList(SourceKinds))
+	}
+	for i, a := range s.Allow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			return Invalid(fmt.Sprintf("allow[%d]", i), "%q is not a network range such as 10.0.0.0/8 or 192.0.2.7/32", clip(a, 60))
+		}
+		s.Allow[i] = p.Masked().String()
+	}
+	return nil
+}
+
+// alerts returns the alert store, or an error when the store keeps none.
+func (s *Service) alerts() (AlertStore, error) {
+	as, ok := s.Store.(AlertStore)
+	if !ok {
+		return nil, &Error{Kind: EInternal, Message: "this store keeps no alerts"}
+	}
+	return as, nil
+}
+
+// CreateSource adds an alert source and returns its key, shown once and
+// stored only hashed. Administrators add sources.
+func (s *Service) CreateSource(ctx context.Context, actor *User, src Source) (*Source, string, error) {
+	if !actor.IsAdmin() {
+		return nil, "", Errorf(EForbidden, "source add: only administrators add alert sources")
+	}
+	if err := ValidateSource(&src); err != nil {
+		return nil, "", err
+	}
+	as, err := s.alerts()
+	if err != nil {
+		return nil, "", err
+	}
+	key := newSourceKey()
+	src.KeyHash = HashToken(key)
+	src.CreatedAt = now(s.Clock)
+	src.CreatedBy = actor.Name
+	if err := as.CreateSource(ctx, &src); err != nil {
+		return nil, "", fmt.Errorf("source add: %w", err)
+	}
+	return &src, key, nil
+}
+
+// newSourceKey returns a random source key: 32 hex digits, the form
+// PagerDuty routing keys take, so senders that check the form accept it.
+func newSourceKey() string {
+	b := make([]byte, 16)
+	rand.Read(b) // never returns an error (crypto/rand)
+	return hex.EncodeToString(b)
+}
+
+// Sources lists the alert sources.
+func (s *Service) Sources(ctx context.Context, actor *User) ([]*Source, error) {
+	if actor == nil {
+		return nil, Errorf(EUnauthorized, "sign in first")
+	}
+	as, err := s.alerts()
+	if err != nil {
+		return nil, err
+	}
+	return as.Sources(ctx)
+}
+
+// DeleteSource removes an alert source; its alerts stay.
+func (s *Service) DeleteSource(ctx context.Context, actor *User, name string) error {
+	if !actor.IsAdmin() {
+		return Errorf(EForbidden, "source rm: only administrators remove alert sources")
+	}
+	as, err := s.alerts()
+	if err != nil {
+		return err
+	}
+	return as.DeleteSource(ctx, name)
+}
+
+// SourceByKey returns the source a key belongs to.
+func (s *Service) SourceByKey(ctx context.Context, key string) (*Source, error) {
+	if key == "" || len(key) > 256 {
+		return nil, Errorf(EUnauthorized, "a valid source key is required")
+	}
+	as, err := s.alerts()
+	if err != nil {
+		return nil, err
+	}
+	src, err := as.SourceByKey(ctx, HashToken(key))
+	if ErrorKind(err) == ENotFound {
+		return nil, Errorf(EUnauthorized, "the source key is not valid")
+	}
+	return src, err
+}
+
+// Alerts lists alerts; the triage desk is the pending ones.
+func (s *Service) Alerts(ctx context.Context, actor *User, f AlertFilter) ([]*Alert, error) {
+	if actor == nil {
+		return nil, Errorf(EUnauthorized, "sign in first")
+	}
+	if f.Triage != "" && !slices.Contains([]string{TriagePending, TriageDeclared, TriageAttached, TriageSuppressed}, f.Triage) {
+		return nil, Invalid("triage", "triage %q is not valid: pending, declared, attached or suppressed", clip(f.Triage, 20))
+	}
+	as, err := s.alerts()
+	if err != nil {
+		return nil, err
+	}
+	return as.Alerts(ctx, f)
+}
+
+func (s *Service) alert(ctx context.Context, id int64) (AlertStore, *Alert, error) {
+	as, err := s.alerts()
+	if err != nil {
+		return nil, nil, err
+	}
+	al, err := as.Alert(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return as, al, nil
+}
+
+// DeclareFromAlert declares an incident from an alert on the triage desk:
+// the actor is Command, and the alert is attached to it. Title and severity
+// default to the alert's.
+func (s *Service) DeclareFromAlert(ctx context.Context, actor *User, alertID int64, in DeclareInput) (*Incident, []Entry, error) {
+	if err := requireWriter(actor, "alert declare"); err != nil {
+		return nil, nil, err
+	}
+	as, al, err := s.alert(ctx, alertID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if al.Triage != TriagePending {
+		return nil, nil, Errorf(EConflict, "alert declare: alert %d is already %s%s", al.ID, al.Triage, onIncident(al))
+	}
+	if in.Title == "" {
+		in.Title = Truncate(al.Summary, MaxTitle)
+	}
+	if in.Severity == 0 && al.Severity > 0 {
+		in.Severity = al.Severity
+	}
+	inc, entries, err := s.Declare(ctx, actor, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	inc, more, err := s.Do(ctx, actor, inc.ID, AttachAlert{Alert: al})
+	if err != nil {
+		return nil, nil, fmt.Errorf("alert declare: attach alert %d to %s: %w", al.ID, inc.ID, err)
+	}
+	if err := as.SetTriage(ctx, al.ID, TriageDeclared, inc.ID); err != nil {
+		return nil, nil, fmt.Errorf("alert declare: %w", err)
+	}
+	return inc, append(entries, more...), nil
+}
+
+// AttachAlertTo attaches an alert to an open incident.
+func (s *Service) AttachAlertTo(ctx context.Context, actor *User, alertID int64, incidentID string) (*Incident, []Entry, error) {
+	if err := requireWriter(actor, "alert attach"); err != nil {
+		return nil, nil, err
+	}
+	as, al, err := s.alert(ctx, alertID)
+	if err != nil {
+		return nil, nil, err
+	}
+	inc, entries, err := s.Do(ctx, actor, incidentID, AttachAlert{Alert: al})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := as.SetTriage(ctx, al.ID, TriageAttached, inc.ID); err != nil {
+		return nil, nil, fmt.Errorf("alert attach: %w", err)
+	}
+	return inc, entries, nil
+}
+
+// SuppressAlert takes an alert off the triage desk as not mattering.
+func (s *Service) SuppressAlert(ctx context.Context, actor *User, alertID int64) error {
+	if err := requireWriter(actor, "alert suppress"); err != nil {
+		return err
+	}
+	as, al, err := s.alert(ctx, alertID)
+	if err != nil {
+		return err
+	}
+	if al.Triage != TriagePending {
+		return Errorf(EConflict, "alert suppress: alert %d is already %s%s", al.ID, al.Triage, onIncident(al))
+	}
+	return as.SetTriage(ctx, al.ID, TriageSuppressed, "")
+}
+
+func onIncident(al *Alert) string {
+	if al.IncidentID == "" {
+		return ""
+	}
+	return " on " + al.IncidentID
+}
