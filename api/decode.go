@@ -53,7 +53,7 @@ func (a *API) decodeBody(w http.ResponseWriter, r *http.Request, v any, optional
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err, dec.InputOffset())
+		return jsonError(err, len(data))
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return sitrep.Invalid("body", "body: unexpected data after the JSON object at offset %d", dec.InputOffset())
@@ -82,7 +82,7 @@ func checkJSONContentType(ct string) error {
 
 // jsonError turns a decoding error into a client error that says where the
 // body is wrong. encoding/json's messages hold nothing but the input's shape.
-func jsonError(err error, offset int64) error {
+func jsonError(err error, size int) error {
 	if e, ok := errors.AsType[*json.SyntaxError](err); ok {
 		return sitrep.Invalid("body", "body: invalid JSON at offset %d: %s", e.Offset, e.Error())
 	}
@@ -93,7 +93,7 @@ func jsonError(err error, offset int64) error {
 		return sitrep.Invalid(e.Field, "body: field %q must be %s, not %s", e.Field, jsonType(e.Type), jsonValue(e.Value))
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return sitrep.Invalid("body", "body: invalid JSON: it ends early, at offset %d", offset)
+		return sitrep.Invalid("body", "body: invalid JSON: it ends early, after %d bytes", size)
 	}
 	// encoding/json has no error type for an unknown field.
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {

@@ -108,6 +108,7 @@ func TestValidationCatchesDrift(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			e := e.with(t)
 			resp, err := e.send(tt.req)
 			if err != nil {
 				t.Fatal(err)
@@ -121,7 +122,7 @@ func TestValidationCatchesDrift(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			drifted := &env{t: t, srv: e.srv, doc: doc, router: router, covered: map[string]bool{}}
+			drifted := &env{t: t, server: &server{srv: e.srv, doc: doc, router: router, covered: map[string]bool{}}}
 			err = drifted.validate(tt.req, resp)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("against the changed document: error %v, want one mentioning %q", err, tt.want)
