@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -655,4 +656,61 @@ func testEachEntry(t *testing.T, h Harness) {
 		}
 	})
 
+}
+
+// testCancelledContext abandons updates, before they start and while fn
+// runs (as when a client goes away): each reports an error and stores
+// nothing, and the store serves the next request.
+func testCancelledContext(t *testing.T, h Harness) {
+	f := newFixture(t, h)
+	ann := f.user("ann")
+	inc := f.declare(ann, "Abandoned requests")
+	before := f.incident(inc.ID)
+
+	t.Run("before", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(f.ctx)
+		cancel()
+		err := f.store.UpdateIncident(ctx, inc.ID, func(cur *sitrep.Incident) ([]sitrep.Entry, error) {
+			e, err := NoteEntry(cur, "ann", start.Add(time.Hour), "never stored")
+			return []sitrep.Entry{e}, err
+		})
+		if err == nil {
+			t.Errorf("UpdateIncident with a cancelled context succeeded")
+		}
+		err = f.store.CreateIncident(ctx, 2026, func(int) (*sitrep.Incident, []sitrep.Entry, error) {
+			return nil, nil, errBoom
+		})
+		if err == nil {
+			t.Errorf("CreateIncident with a cancelled context succeeded")
+		}
+	})
+
+	t.Run("during fn", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(f.ctx)
+		defer cancel()
+		err := f.store.UpdateIncident(ctx, inc.ID, func(cur *sitrep.Incident) ([]sitrep.Entry, error) {
+			e, err := NoteEntry(cur, "ann", start.Add(time.Hour), "never stored")
+			cancel()
+			return []sitrep.Entry{e}, err
+		})
+		if err == nil {
+			t.Errorf("UpdateIncident whose context was cancelled during fn succeeded")
+		}
+	})
+
+	if d := diff(before, f.incident(inc.ID)); d != "" {
+		t.Errorf("abandoned updates changed the incident (-before +after):\n%s", d)
+	}
+	if n := len(f.entries(inc.ID)); n != int(before.Seq) {
+		t.Errorf("abandoned updates left %d entries, want %d", n, before.Seq)
+	}
+	f.do(ann, inc.ID, sitrep.AddNote{Text: "the store still works"})
+	f.requireVerified(inc.ID)
+}
+
+func testPing(t *testing.T, h Harness) {
+	s := h.New(t)
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("ping a new store: %v", err)
+	}
 }

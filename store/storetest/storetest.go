@@ -48,6 +48,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ListingDefaultLimit", func(t *testing.T) { testListingDefaultLimit(t, h) })
 	t.Run("EntriesPaging", func(t *testing.T) { testEntriesPaging(t, h) })
 	t.Run("EachEntry", func(t *testing.T) { testEachEntry(t, h) })
+	t.Run("CancelledContext", func(t *testing.T) { testCancelledContext(t, h) })
+	t.Run("Ping", func(t *testing.T) { testPing(t, h) })
 }
 
 // Clock is a sitrep.Clock that tests move by hand. Each reading advances it
