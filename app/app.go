@@ -132,7 +132,7 @@ func OpenStore(ctx context.Context, db string, logger *slog.Logger) (sitrep.Stor
 	case strings.HasPrefix(db, "sqlite:"):
 		path := strings.TrimPrefix(db, "sqlite:")
 		if path == "" {
-			return nil, fmt.Errorf("--db %q: give a file path after sqlite:", db)
+			return nil, fmt.Errorf("--db %q: give a file path after the sqlite: prefix, as in sqlite:./sitrep.db", db)
 		}
 		s, err := sqlite.Open(ctx, path, logger)
 		if err != nil {

@@ -185,20 +185,6 @@ func jsonOf(t *testing.T, s string, v any) {
 	}
 }
 
-// newToken makes user and returns a token for them, as an administrator does.
-func newToken(t *testing.T, srv, admin, user, role string) string {
-	t.Helper()
-	sitrep(t, srv, admin, "user", "add", user, "--role", role)
-	var tok struct {
-		Token string `json:"token"`
-	}
-	jsonOf(t, sitrep(t, srv, admin, "token", "create", "--user", user, "-o", "json"), &tok)
-	if !strings.HasPrefix(tok.Token, "sitrep_") {
-		t.Fatalf("token create printed %q", tok.Token)
-	}
-	return tok.Token
-}
-
 type incident struct {
 	ID       string `json:"id"`
 	Command  string `json:"command"`
