@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,6 +133,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	info := &requestInfo{}
 	rw := &responseWriter{ResponseWriter: w, info: info, req: r}
 	r = r.WithContext(context.WithValue(r.Context(), infoKey{}, info))
+	// Every answer is what its Content-Type says; browsers must not guess.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -147,6 +150,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.mux.ServeHTTP(rw, r)
 }
 
+var knownMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+
 // observe records a finished request in the metrics and the access log.
 func (a *API) observe(r *http.Request, info *requestInfo, status int, d time.Duration) {
 	if status == 0 {
@@ -157,8 +162,12 @@ func (a *API) observe(r *http.Request, info *requestInfo, status int, d time.Dur
 		// Never the raw path: that would let clients mint label values.
 		route = "unmatched"
 	}
+	method := r.Method
+	if !slices.Contains(knownMethods, method) {
+		method = "other" // like the route: clients must not mint label values
+	}
 	if a.requests != nil {
-		a.requests.WithLabelValues(route, r.Method, strconv.Itoa(status)).Inc()
+		a.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 		a.duration.WithLabelValues(route).Observe(d.Seconds())
 	}
 	if a.log.Enabled(r.Context(), slog.LevelDebug) {
@@ -167,7 +176,7 @@ func (a *API) observe(r *http.Request, info *requestInfo, status int, d time.Dur
 			user = info.user.Name
 		}
 		a.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
-			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
+			slog.String("method", method), slog.String("route", route), slog.Int("status", status),
 			slog.Duration("duration", d), slog.String("user", user))
 	}
 }
@@ -189,9 +198,9 @@ func (w *responseWriter) WriteHeader(code int) {
 	}
 	if w.info.route == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
 		w.wrote, w.status, w.discard = true, code, true
-		p := problemOf(sitrep.Errorf(sitrep.ENotFound, "no route for %s %s: the routes are listed at /api/v1/openapi.json", w.req.Method, clip(w.req.URL.Path, 200)))
+		p := problemOf(sitrep.Errorf(sitrep.ENotFound, "no route for %s %s: the routes are listed at /api/v1/openapi.json", clip(w.req.Method, 20), clip(w.req.URL.Path, 200)))
 		if code == http.StatusMethodNotAllowed {
-			p = problemOf(sitrep.Errorf(kindMethodNotAllowed, "%s %s is not allowed: use %s", w.req.Method, clip(w.req.URL.Path, 200), w.Header().Get("Allow")))
+			p = problemOf(sitrep.Errorf(kindMethodNotAllowed, "%s %s is not allowed: use %s", clip(w.req.Method, 20), clip(w.req.URL.Path, 200), w.Header().Get("Allow")))
 		}
 		writeProblem(w.ResponseWriter, p)
 		return
@@ -227,6 +236,10 @@ func (a *API) route(rt route) http.Handler {
 		if !rt.public {
 			u, err := a.authenticate(r)
 			if err != nil {
+				if r.Header.Get("Authorization") != "" {
+					// RFC 6750: a token was sent and is not good.
+					w.Header().Set("WWW-Authenticate", `Bearer realm="sitrep", error="invalid_token"`)
+				}
 				a.fail(w, r, err)
 				return
 			}

@@ -219,6 +219,7 @@ func TestMetrics(t *testing.T) {
 	}
 	e.call(request{method: "GET", path: "/api/v1/incidents/IR-2026-0999", as: alice})
 	e.call(request{method: "GET", path: "/no/such/thing", as: alice})
+	e.call(request{method: "BREW", path: "/api/v1/me", as: alice})
 
 	families, err := e.reg.Gather()
 	if err != nil {

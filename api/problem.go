@@ -84,8 +84,7 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	h := w.Header()
 	h.Del("Content-Length")
 	h.Set("Content-Type", "application/problem+json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	if p.Status == http.StatusUnauthorized {
+	if p.Status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
 		h.Set("WWW-Authenticate", `Bearer realm="sitrep"`)
 	}
 	w.WriteHeader(p.Status)

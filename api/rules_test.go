@@ -247,8 +247,12 @@ func TestAuthentication(t *testing.T) {
 					req.header = map[string]string{"Authorization": b.header}
 				}
 				r := e.call(req)
-				if r.status != http.StatusUnauthorized || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), "Bearer") {
-					t.Fatalf("want 401 with WWW-Authenticate: Bearer, got %s (WWW-Authenticate %q)", r, r.header.Get("WWW-Authenticate"))
+				challenge := r.header.Get("WWW-Authenticate")
+				if r.status != http.StatusUnauthorized || !strings.HasPrefix(challenge, "Bearer") {
+					t.Fatalf("want 401 with WWW-Authenticate: Bearer, got %s (WWW-Authenticate %q)", r, challenge)
+				}
+				if invalid := strings.Contains(challenge, `error="invalid_token"`); invalid != (b.header != "") {
+					t.Errorf("WWW-Authenticate %q: a token was sent: %t", challenge, b.header != "")
 				}
 				if p := r.problem(t); p.Type != "urn:sitrep:problem:unauthorized" {
 					t.Errorf("problem %+v", p)
