@@ -33,20 +33,16 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 	if year < 1 || year > 9999 {
 		return sitrep.Invalid("year", "year %d is out of range", year)
 	}
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("create incident: begin: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-
 	var number int
-	err = tx.QueryRow(ctx,
+	tx, err := s.beginWith(ctx, func(row pgx.Row) error { return row.Scan(&number) },
 		`INSERT INTO incident_counters (year, last) VALUES ($1, 1)
 		 ON CONFLICT (year) DO UPDATE SET last = incident_counters.last + 1
-		 RETURNING last`, year).Scan(&number)
+		 RETURNING last`, year)
 	if err != nil {
 		return fmt.Errorf("create incident: next number of %d: %w", year, err)
 	}
+	defer tx.end(ctx)
+
 	inc, entries, err := build(number)
 	if err != nil {
 		return err
@@ -66,7 +62,7 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 	}
 	last := &entries[len(entries)-1]
 	cols := entryColumns(entries)
-	_, err = tx.Exec(ctx, `WITH incident AS (
+	err = tx.commitWith(ctx, `WITH incident AS (
 			INSERT INTO incidents (id, number, title, severity, phase, kind, confidential, exercise, declared_at, updated_at, seq, head, state)
 			VALUES ($1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		) `+insertEntries,
@@ -75,9 +71,6 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 		inc.DeclaredAt, last.At, last.Seq, last.Hash, string(state))
 	if err != nil {
 		return s.writeError(err, inc.ID, fmt.Sprintf("create incident %s", inc.ID))
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("create incident %s: commit: %w", inc.ID, err)
 	}
 	return nil
 }
@@ -90,20 +83,19 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 // When fn returns no entries nothing is stored: every change of an incident
 // comes with its entry, so a change without one would not be on the record.
 func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.Incident) ([]sitrep.Entry, error)) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("update incident %s: begin: %w", id, err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-
-	inc, err := scanIncident(tx.QueryRow(ctx,
-		`SELECT state, seq, head, updated_at FROM incidents WHERE id = $1 FOR UPDATE`, id))
+	var inc *sitrep.Incident
+	tx, err := s.beginWith(ctx, func(row pgx.Row) (err error) {
+		inc, err = scanIncident(row)
+		return err
+	}, `SELECT state, seq, head, updated_at FROM incidents WHERE id = $1 FOR UPDATE`, id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return notFound(id)
 	}
 	if err != nil {
 		return fmt.Errorf("update incident %s: load: %w", id, err)
 	}
+	defer tx.end(ctx)
+
 	seq, head := inc.Seq, inc.Head
 	entries, err := fn(inc)
 	if err != nil {
@@ -121,8 +113,8 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.I
 	}
 	last := &entries[len(entries)-1]
 	cols := entryColumns(entries)
-	// One statement, one round trip: the entries and the new state.
-	_, err = tx.Exec(ctx, `WITH incident AS (
+	// One statement for the entries and the new state, sent with COMMIT.
+	err = tx.commitWith(ctx, `WITH incident AS (
 			UPDATE incidents SET title = $9, severity = $10, phase = $11, kind = $12, confidential = $13, exercise = $14,
 				updated_at = $15, seq = $16, head = $17, state = $18
 			WHERE id = $1
@@ -132,9 +124,6 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.I
 		last.At, last.Seq, last.Hash, string(state))
 	if err != nil {
 		return s.writeError(err, id, fmt.Sprintf("update incident %s", id))
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("update incident %s: commit: %w", id, err)
 	}
 	return nil
 }

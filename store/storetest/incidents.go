@@ -419,6 +419,9 @@ func testUpdateRejectsBadEntries(t *testing.T, h Harness) {
 		{"state behind the entries", func(cur *sitrep.Incident, e *sitrep.Entry) {
 			cur.Seq--
 		}},
+		{"state the database refuses", func(cur *sitrep.Incident, e *sitrep.Entry) {
+			cur.Severity = 99 // past the schema's check: the write itself fails
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := f.store.UpdateIncident(f.ctx, inc.ID, func(cur *sitrep.Incident) ([]sitrep.Entry, error) {
