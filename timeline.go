@@ -125,3 +125,32 @@ func (a *appender) add(c Change) error {
 	a.entries = append(a.entries, e)
 	return nil
 }
+
+// CheckAppend refuses entries that do not continue a stored timeline ending
+// at entry seq with hash head, or a state inc that does not end where they
+// end. The domain builds both correctly; stores call this before writing to
+// catch a caller's bug before it reaches the record, where only a failing
+// verify would find it.
+func CheckAppend(id string, seq int64, head string, inc *Incident, entries []Entry) error {
+	for i := range entries {
+		e := &entries[i]
+		switch {
+		case e.IncidentID != id:
+			return fmt.Errorf("entry %d belongs to incident %q, not %s", e.Seq, e.IncidentID, id)
+		case e.Seq != seq+1:
+			return fmt.Errorf("entry %d does not continue the timeline, which ends at entry %d", e.Seq, seq)
+		case e.PrevHash != head:
+			return fmt.Errorf("entry %d does not chain to entry %d: its prev_hash is %.12s…, the head is %.12s…", e.Seq, seq, e.PrevHash, head)
+		case e.Hash != e.ComputeHash():
+			return fmt.Errorf("entry %d carries a hash that its content does not give", e.Seq)
+		}
+		seq, head = e.Seq, e.Hash
+	}
+	if inc.ID != id {
+		return fmt.Errorf("the state is of incident %q", inc.ID)
+	}
+	if inc.Seq != seq || inc.Head != head {
+		return fmt.Errorf("the state is at entry %d, the timeline at entry %d", inc.Seq, seq)
+	}
+	return nil
+}
