@@ -1,0 +1,516 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sitrep-ir/sitrep"
+)
+
+var _ sitrep.AlertStore = (*Store)(nil)
+
+// defaultAlertsLimit and maxAlertsLimit bound an alert listing.
+const (
+	defaultAlertsLimit = 500
+	maxAlertsLimit     = 10000
+)
+
+// CreateSource stores a source. EConflict if the name is taken.
+func (s *Store) CreateSource(ctx context.Context, src *sitrep.Source) error {
+	allow, err := json.Marshal(nonNil(src.Allow))
+	if err != nil {
+		return fmt.Errorf("create source %s: %w", src.Name, err)
+	}
+	_, err = s.pool.Exec(ctx,
+		`INSERT INTO sources (name, kind, key_hash, allow, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
+		columnString(src.Name), src.Kind, src.KeyHash, string(allow), src.CreatedAt, columnString(src.CreatedBy))
+	switch code, name := constraint(err); {
+	case code == uniqueViolation && name == "sources_pkey":
+		return &sitrep.Error{Kind: sitrep.EConflict, Field: "name", Message: fmt.Sprintf("source %s already exists", src.Name)}
+	case code == uniqueViolation && name == "sources_key_hash_key":
+		return &sitrep.Error{Kind: sitrep.EConflict, Field: "key", Message: fmt.Sprintf("source %s: its key is taken", src.Name)}
+	case err != nil:
+		return fmt.Errorf("create source %s: %w", src.Name, err)
+	}
+	return nil
+}
+
+const selectSources = `SELECT name, kind, key_hash, allow, created_at, created_by FROM sources`
+
+// Sources lists sources ordered by name.
+func (s *Store) Sources(ctx context.Context) ([]*sitrep.Source, error) {
+	rows, err := s.pool.Query(ctx, selectSources+` ORDER BY name COLLATE "C"`)
+	if err != nil {
+		return nil, fmt.Errorf("list sources: %w", err)
+	}
+	defer rows.Close()
+	sources := []*sitrep.Source{}
+	for rows.Next() {
+		src, err := scanSource(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list sources: %w", err)
+		}
+		sources = append(sources, src)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list sources: %w", err)
+	}
+	return sources, nil
+}
+
+// SourceByKey returns the source whose key hashes to hash. ENotFound if none.
+func (s *Store) SourceByKey(ctx context.Context, hash string) (*sitrep.Source, error) {
+	src, err := scanSource(s.pool.QueryRow(ctx, selectSources+` WHERE key_hash = $1`, columnString(hash)))
+	if errors.Is(err, pgx.ErrNoRows) {
+		// The message does not echo the hash: credential material stays
+		// out of messages and logs.
+		return nil, &sitrep.Error{Kind: sitrep.ENotFound, Field: "key", Message: "source key not found"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load source by key: %w", err)
+	}
+	return src, nil
+}
+
+// DeleteSource removes a source; its alerts stay. ENotFound if none.
+func (s *Store) DeleteSource(ctx context.Context, name string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sources WHERE name = $1`, columnString(name))
+	if err != nil {
+		return fmt.Errorf("delete source %s: %w", name, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return &sitrep.Error{Kind: sitrep.ENotFound, Field: "name", Message: fmt.Sprintf("source %s not found", name)}
+	}
+	return nil
+}
+
+func scanSource(row pgx.Row) (*sitrep.Source, error) {
+	var src sitrep.Source
+	var allow string
+	if err := row.Scan(&src.Name, &src.Kind, &src.KeyHash, &allow, &src.CreatedAt, &src.CreatedBy); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(allow), &src.Allow); err != nil {
+		return nil, fmt.Errorf("source %s: decode allowed ranges: %w", src.Name, err)
+	}
+	if len(src.Allow) == 0 {
+		src.Allow = nil
+	}
+	src.CreatedAt = src.CreatedAt.UTC()
+	return &src, nil
+}
+
+// The ingest statements. qUpsertAlert opens an alert or counts on the open
+// one with the same key: its conflict target repeats the WHERE of the
+// partial unique index alerts_open_key, so resolved alerts never conflict,
+// and a replica inserting a key that another has just inserted waits for
+// that transaction and then counts on its row. xmax is 0 only in a row
+// version this statement inserted.
+const (
+	qUpsertAlert = `INSERT INTO alerts (source, dedup_key, status, triage, severity, summary, labels, count, first_seen, last_seen, samples)
+		VALUES ($1, $2, 'firing', 'pending', $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (source, dedup_key) WHERE status <> 'resolved' DO UPDATE SET
+			count = alerts.count + excluded.count,
+			last_seen = greatest(alerts.last_seen, excluded.last_seen),
+			severity = CASE WHEN excluded.severity = 0 THEN alerts.severity
+				WHEN alerts.severity = 0 THEN excluded.severity
+				ELSE least(alerts.severity, excluded.severity) END,
+			samples = CASE WHEN excluded.samples = '[]' THEN alerts.samples
+				ELSE alert_samples_merge(alerts.samples, excluded.samples, $10, $11) END
+		RETURNING id, (xmax = 0) AS inserted`
+	qAckAlert = `UPDATE alerts SET status = 'acknowledged'
+		WHERE source = $1 AND dedup_key = $2 AND status <> 'resolved' RETURNING id`
+	qResolveAlert = `UPDATE alerts SET status = 'resolved', resolved_at = $3
+		WHERE source = $1 AND dedup_key = $2 AND status <> 'resolved' RETURNING id`
+)
+
+// SQLSTATEs after which an ingest transaction is tried again.
+const (
+	deadlockDetected     = "40P01"
+	serializationFailure = "40001"
+)
+
+// IngestAlerts stores a batch of events in one transaction. Triggers of one
+// key are collapsed into one upsert first (see planIngest), so that a storm
+// costs one row write per batch. The writes are sorted by key, which keeps
+// each key's events in batch order and makes every replica lock rows in one
+// order, so that concurrent batches do not deadlock. The whole transaction
+// (BEGIN, the writes, COMMIT) travels as one pipelined batch: one round
+// trip, however many events.
+func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitrep.IngestResult, error) {
+	ops, err := planIngest(batch)
+	if err != nil {
+		return nil, err
+	}
+	results := make([]sitrep.IngestResult, len(batch))
+	if len(ops) == 0 {
+		return results, nil
+	}
+	slices.SortStableFunc(ops, func(a, b *alertOp) int {
+		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.key, b.key))
+	})
+	for attempt := 1; ; attempt++ {
+		err = s.ingest(ctx, ops, results)
+		code, _ := constraint(err)
+		if (code != deadlockDetected && code != serializationFailure) || attempt == 3 {
+			break
+		}
+		s.logger.Warn("ingest alerts: trying again", "attempt", attempt, "err", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ingest %d alert events: %w", len(batch), err)
+	}
+	return results, nil
+}
+
+func (s *Store) ingest(ctx context.Context, ops []*alertOp, results []sitrep.IngestResult) (err error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			// A failed statement made the server skip the rest of the
+			// batch, COMMIT included; end the transaction before the
+			// connection goes back (the pool would close it otherwise).
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			conn.Exec(rctx, "ROLLBACK")
+			cancel()
+		}
+		conn.Release()
+	}()
+	b := &pgx.Batch{}
+	b.Queue("BEGIN")
+	for _, op := range ops {
+		switch op.action {
+		case sitrep.ActionTrigger:
+			b.Queue(qUpsertAlert, op.source, op.key, op.severity, op.summary, op.labels, op.count, op.first, op.last, op.samples,
+				firstSamples, sitrep.MaxAlertSamples)
+		case sitrep.ActionAcknowledge:
+			b.Queue(qAckAlert, op.source, op.key)
+		case sitrep.ActionResolve:
+			b.Queue(qResolveAlert, op.source, op.key, op.last)
+		}
+	}
+	b.Queue("COMMIT")
+	br := conn.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	for _, op := range ops {
+		var id int64
+		var inserted bool
+		var err error
+		if op.action == sitrep.ActionTrigger {
+			err = br.QueryRow().Scan(&id, &inserted)
+		} else {
+			err = br.QueryRow().Scan(&id)
+		}
+		switch {
+		case op.action != sitrep.ActionTrigger && errors.Is(err, pgx.ErrNoRows):
+			op.ignore(results)
+		case err != nil:
+			return fmt.Errorf("%s %s/%.40q: %w", op.action, op.source, op.key, err)
+		default:
+			op.answer(results, id, inserted)
+		}
+	}
+	tag, err := br.Exec()
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if tag.String() != "COMMIT" {
+		// The server answers COMMIT with ROLLBACK for a transaction it had
+		// already failed.
+		return errors.New("commit: the transaction was rolled back")
+	}
+	return nil
+}
+
+const selectAlerts = `SELECT id, source, dedup_key, status, triage, severity, summary, labels, count,
+	first_seen, last_seen, resolved_at, incident_id, samples FROM alerts`
+
+// Alert returns one alert. ENotFound if none.
+func (s *Store) Alert(ctx context.Context, id int64) (*sitrep.Alert, error) {
+	al, err := scanAlert(s.pool.QueryRow(ctx, selectAlerts+` WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, alertNotFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load alert %d: %w", id, err)
+	}
+	return al, nil
+}
+
+// Alerts lists alerts, most recently seen first.
+func (s *Store) Alerts(ctx context.Context, f sitrep.AlertFilter) ([]*sitrep.Alert, error) {
+	if f.Triage != "" && !validTriage(f.Triage) {
+		return nil, sitrep.Invalid("triage", "triage %q is not valid: pending, declared, attached or suppressed", f.Triage)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = defaultAlertsLimit
+	}
+	limit = min(limit, maxAlertsLimit)
+	var where []string
+	args := []any{limit}
+	if f.Triage != "" {
+		where, args = append(where, `triage = $2`), append(args, f.Triage)
+	}
+	if f.Open {
+		where = append(where, `status <> 'resolved'`)
+	}
+	q := selectAlerts
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	q += ` ORDER BY last_seen DESC, id DESC LIMIT $1`
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	defer rows.Close()
+	alerts := []*sitrep.Alert{}
+	for rows.Next() {
+		al, err := scanAlert(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list alerts: %w", err)
+		}
+		alerts = append(alerts, al)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	return alerts, nil
+}
+
+// SetTriage records the triage decision on an alert. ENotFound if none.
+func (s *Store) SetTriage(ctx context.Context, id int64, triage, incidentID string) error {
+	if !validTriage(triage) {
+		return sitrep.Invalid("triage", "triage %q is not valid: pending, declared, attached or suppressed", triage)
+	}
+	var incident *string
+	if incidentID != "" {
+		incidentID = columnString(incidentID)
+		incident = &incidentID
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE alerts SET triage = $1, incident_id = $2 WHERE id = $3`, triage, incident, id)
+	if err != nil {
+		return fmt.Errorf("set triage of alert %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return alertNotFound(id)
+	}
+	return nil
+}
+
+func scanAlert(row pgx.Row) (*sitrep.Alert, error) {
+	var al sitrep.Alert
+	var labels, samples string
+	var severity int16
+	var incident *string
+	err := row.Scan(&al.ID, &al.Source, &al.DedupKey, &al.Status, &al.Triage, &severity, &al.Summary, &labels, &al.Count,
+		&al.FirstSeen, &al.LastSeen, &al.ResolvedAt, &incident, &samples)
+	if err != nil {
+		return nil, err
+	}
+	al.Severity = int(severity)
+	if err := json.Unmarshal([]byte(labels), &al.Labels); err != nil {
+		return nil, fmt.Errorf("alert %d: decode labels: %w", al.ID, err)
+	}
+	if al.Labels == nil {
+		al.Labels = map[string]string{}
+	}
+	if err := json.Unmarshal([]byte(samples), &al.Samples); err != nil {
+		return nil, fmt.Errorf("alert %d: decode samples: %w", al.ID, err)
+	}
+	if len(al.Samples) == 0 {
+		al.Samples = nil
+	}
+	al.FirstSeen, al.LastSeen = al.FirstSeen.UTC(), al.LastSeen.UTC()
+	if al.ResolvedAt != nil {
+		t := al.ResolvedAt.UTC()
+		al.ResolvedAt = &t
+	}
+	if incident != nil {
+		al.IncidentID = *incident
+	}
+	return &al, nil
+}
+
+func alertNotFound(id int64) error {
+	return &sitrep.Error{Kind: sitrep.ENotFound, Field: "id", Message: fmt.Sprintf("alert %d not found", id)}
+}
+
+func validTriage(t string) bool {
+	switch t {
+	case sitrep.TriagePending, sitrep.TriageDeclared, sitrep.TriageAttached, sitrep.TriageSuppressed:
+		return true
+	}
+	return false
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// alertOp is one write of an ingest batch: the triggers of one key that no
+// acknowledge or resolve of that key separates, collapsed into one upsert,
+// or one acknowledge or resolve.
+type alertOp struct {
+	action      string
+	source, key string
+	events      []int // indexes in the batch, in batch order
+	count       int64
+	severity    int // the worst (lowest) non-zero severity of the triggers
+	summary     string
+	labels      string // JSON of the first trigger's labels
+	first, last time.Time
+	samples     string // JSON of the kept raw payloads
+	raws        []string
+}
+
+// answer records the results of op's events: the first trigger of a group
+// opened the alert if it was new; the others counted on it.
+func (op *alertOp) answer(results []sitrep.IngestResult, id int64, inserted bool) {
+	for n, i := range op.events {
+		results[i] = sitrep.IngestResult{AlertID: id, New: inserted && n == 0}
+	}
+}
+
+func (op *alertOp) ignore(results []sitrep.IngestResult) {
+	for _, i := range op.events {
+		results[i] = sitrep.IngestResult{Ignored: true}
+	}
+}
+
+// planIngest checks a batch and turns it into writes, in an order that
+// keeps each key's events in batch order: the triggers of a key collapse
+// into one write until an acknowledge or resolve of the key comes, after
+// which a trigger starts a new write (and, after a resolve, a new alert).
+func planIngest(batch []sitrep.Ingest) ([]*alertOp, error) {
+	type key struct{ source, key string }
+	var ops []*alertOp
+	open := map[key]*alertOp{} // the trigger group each key collects into
+	for i := range batch {
+		in := &batch[i]
+		if err := checkIngest(i, in); err != nil {
+			return nil, err
+		}
+		ev := &in.Event
+		k := key{columnString(in.Source), columnString(ev.DedupKey)}
+		seen := in.ReceivedAt.UTC().Truncate(time.Microsecond)
+		if ev.Action != sitrep.ActionTrigger {
+			delete(open, k)
+			ops = append(ops, &alertOp{action: ev.Action, source: k.source, key: k.key, events: []int{i}, last: seen})
+			continue
+		}
+		op := open[k]
+		if op == nil {
+			labels, err := json.Marshal(ev.Labels)
+			if err != nil {
+				return nil, fmt.Errorf("ingest event %d: encode labels: %w", i, err)
+			}
+			if ev.Labels == nil {
+				labels = []byte("{}")
+			}
+			op = &alertOp{action: ev.Action, source: k.source, key: k.key, summary: columnString(ev.Summary),
+				labels: string(labels), first: seen, last: seen}
+			open[k] = op
+			ops = append(ops, op)
+		}
+		op.events = append(op.events, i)
+		op.count++
+		op.first, op.last = minTime(op.first, seen), maxTime(op.last, seen)
+		if ev.Severity != 0 && (op.severity == 0 || ev.Severity < op.severity) {
+			op.severity = ev.Severity
+		}
+		op.raws = addSample(op.raws, ev.Raw)
+	}
+	for _, op := range ops {
+		if op.action != sitrep.ActionTrigger {
+			continue
+		}
+		b, err := json.Marshal(nonNil(op.raws))
+		if err != nil {
+			return nil, fmt.Errorf("ingest: encode samples: %w", err)
+		}
+		op.samples, op.raws = string(b), nil
+	}
+	return ops, nil
+}
+
+// checkIngest refuses an event the store cannot keep as asked. The intake
+// normalises events before they get here, so this catches a caller's bug.
+func checkIngest(i int, in *sitrep.Ingest) error {
+	field := func(name string) string { return fmt.Sprintf("batch[%d].%s", i, name) }
+	ev := &in.Event
+	switch {
+	case in.Source == "":
+		return sitrep.Invalid(field("source"), "event %d of the batch names no source", i)
+	case ev.Action != sitrep.ActionTrigger && ev.Action != sitrep.ActionAcknowledge && ev.Action != sitrep.ActionResolve:
+		return sitrep.Invalid(field("action"), "event %d: action %.20q is not trigger, acknowledge or resolve", i, ev.Action)
+	case ev.DedupKey == "" || len(ev.DedupKey) > sitrep.MaxAlertDedupKey:
+		return sitrep.Invalid(field("dedup_key"), "event %d: the dedup key must be 1–%d bytes, not %d", i, sitrep.MaxAlertDedupKey, len(ev.DedupKey))
+	case ev.Severity < 0 || ev.Severity > sitrep.MaxSeverity:
+		return sitrep.Invalid(field("severity"), "event %d: severity %d is not 0–%d", i, ev.Severity, sitrep.MaxSeverity)
+	case in.ReceivedAt.IsZero():
+		return sitrep.Invalid(field("received_at"), "event %d has no time of receipt", i)
+	}
+	return nil
+}
+
+// columnString returns s as a text column keeps it: without NUL characters
+// and with invalid UTF-8 replaced, which PostgreSQL's text refuses. Both
+// backends do the same so that they agree on keys and summaries.
+func columnString(s string) string {
+	return strings.ToValidUTF8(columnText(s), "\uFFFD")
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// firstSamples is how many of the first raw payloads an alert keeps; the
+// rest of its MaxAlertSamples are the latest ones.
+const firstSamples = 2
+
+// addSample adds raw to the kept samples: the first firstSamples payloads
+// stay, and the newest replace the oldest of the rest.
+func addSample(samples []string, raw string) []string {
+	if raw == "" {
+		return samples
+	}
+	if len(samples) < sitrep.MaxAlertSamples {
+		return append(samples, raw)
+	}
+	copy(samples[firstSamples:], samples[firstSamples+1:])
+	samples[len(samples)-1] = raw
+	return samples
+}
