@@ -32,8 +32,7 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 	defer tx.Rollback()
 
 	var number int
-	err = s.ws.queryRow(ctx, tx,
-		qNextNumber, year).Scan(&number)
+	err = s.ws.queryRow(ctx, tx, qNextNumber, year).Scan(&number)
 	if err != nil {
 		return fmt.Errorf("create incident: next number of %d: %w", year, err)
 	}
@@ -47,7 +46,7 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 	if len(entries) == 0 {
 		return fmt.Errorf("create incident %s: build returned no entries: an incident starts with its declaration", inc.ID)
 	}
-	if err := checkAppend(inc.ID, 0, "", inc, entries); err != nil {
+	if err := sitrep.CheckAppend(inc.ID, 0, "", inc, entries); err != nil {
 		return fmt.Errorf("create incident %s: %w", inc.ID, err)
 	}
 	state, err := json.Marshal(inc)
@@ -55,8 +54,7 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 		return fmt.Errorf("create incident %s: encode state: %w", inc.ID, err)
 	}
 	last := &entries[len(entries)-1]
-	_, err = s.ws.exec(ctx, tx,
-		qInsertIncident,
+	_, err = s.ws.exec(ctx, tx, qInsertIncident,
 		inc.ID, number, columnText(inc.Title), inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
 		inc.DeclaredAt.UnixMicro(), last.At.UnixMicro(), last.Seq, last.Hash, string(state))
 	if uniqueViolated(err) {
@@ -89,8 +87,7 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.I
 	}
 	defer tx.Rollback()
 
-	inc, err := scanIncident(s.ws.queryRow(ctx, tx,
-		qLoadIncident, id))
+	inc, err := scanIncident(s.ws.queryRow(ctx, tx, qLoadIncident, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound(id)
 	}
@@ -105,7 +102,7 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.I
 	if len(entries) == 0 {
 		return nil
 	}
-	if err := checkAppend(id, seq, head, inc, entries); err != nil {
+	if err := sitrep.CheckAppend(id, seq, head, inc, entries); err != nil {
 		return fmt.Errorf("update incident %s: %w", id, err)
 	}
 	state, err := json.Marshal(inc)
@@ -116,8 +113,7 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.I
 		return fmt.Errorf("update incident %s: %w", id, err)
 	}
 	last := &entries[len(entries)-1]
-	_, err = s.ws.exec(ctx, tx,
-		qUpdateIncident,
+	_, err = s.ws.exec(ctx, tx, qUpdateIncident,
 		columnText(inc.Title), inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
 		last.At.UnixMicro(), last.Seq, last.Hash, string(state), id)
 	if err != nil {
@@ -145,34 +141,6 @@ func (s *Store) insertEntries(ctx context.Context, tx *sql.Tx, entries []sitrep.
 		if err != nil {
 			return fmt.Errorf("append entry %d: %w", e.Seq, err)
 		}
-	}
-	return nil
-}
-
-// checkAppend refuses entries that do not continue the stored timeline (seq
-// and head) or a state that does not end where they end. The domain builds
-// both correctly; this catches a caller's bug before it reaches the record,
-// where it could only be found by a failing verify.
-func checkAppend(id string, seq int64, head string, inc *sitrep.Incident, entries []sitrep.Entry) error {
-	for i := range entries {
-		e := &entries[i]
-		switch {
-		case e.IncidentID != id:
-			return fmt.Errorf("entry %d belongs to incident %q, not %s", e.Seq, e.IncidentID, id)
-		case e.Seq != seq+1:
-			return fmt.Errorf("entry %d does not continue the timeline, which ends at entry %d", e.Seq, seq)
-		case e.PrevHash != head:
-			return fmt.Errorf("entry %d does not chain to entry %d: its prev_hash is %.12s…, the head is %.12s…", e.Seq, seq, e.PrevHash, head)
-		case e.Hash != e.ComputeHash():
-			return fmt.Errorf("entry %d carries a hash that its content does not give", e.Seq)
-		}
-		seq, head = e.Seq, e.Hash
-	}
-	if inc.ID != id {
-		return fmt.Errorf("the state is of incident %q", inc.ID)
-	}
-	if inc.Seq != seq || inc.Head != head {
-		return fmt.Errorf("the state is at entry %d, the timeline at entry %d", inc.Seq, seq)
 	}
 	return nil
 }

@@ -8,11 +8,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"strings"
 
-	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -116,28 +114,6 @@ func dsn(path string, extra ...string) string {
 		"_pragma=foreign_keys(1)",
 	}, extra...)
 	return "file:" + escaped + "?" + strings.Join(params, "&")
-}
-
-// migrate applies the embedded migrations with goose. A goose Provider keeps
-// its settings to itself (no package-level dialect or file system), so two
-// stores in one process, as in tests, do not interfere.
-func (s *Store) migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, s.w, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	results, err := p.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	for _, r := range results {
-		s.logger.Info("migration applied", "version", r.Source.Version, "file", r.Source.Path, "took", r.Duration)
-	}
-	return nil
 }
 
 // Path returns the database file's path.

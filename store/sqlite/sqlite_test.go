@@ -226,3 +226,48 @@ func rawDB(t testing.TB, path string) *sql.DB {
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, storetest.BenchHarness{New: harness.New})
 }
+
+// TestStartTogether opens one new file from several stores at once, as
+// processes started together would: all of them open, and the schema is
+// created once.
+func TestStartTogether(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sitrep.db")
+	const n = 4
+	stores := make([]*sqlite.Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = sqlite.Open(t.Context(), path, nil) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("store %d: open: %v", i, err)
+			continue
+		}
+		defer stores[i].Close()
+		if err := stores[i].Ping(t.Context()); err != nil {
+			t.Errorf("store %d: ping: %v", i, err)
+		}
+	}
+}
+
+// TestSchemaNewerThanBinary refuses a file that a newer sitrep migrated:
+// this one cannot know what the newer schema means.
+func TestSchemaNewerThanBinary(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sitrep.db")
+	s, err := sqlite.Open(t.Context(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := rawDB(t, path).Exec(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (99999, '99999_future.sql', 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := sqlite.Open(t.Context(), path, nil); err == nil || !strings.Contains(err.Error(), "newer") {
+		if err == nil {
+			s.Close()
+		}
+		t.Errorf("Open of a newer schema: %v; want a refusal naming it newer", err)
+	}
+}

@@ -11,8 +11,7 @@ import (
 
 // CreateUser stores a new user. EConflict if the name is taken.
 func (s *Store) CreateUser(ctx context.Context, u *sitrep.User) error {
-	_, err := s.ws.exec(ctx, nil,
-		qInsertUser,
+	_, err := s.ws.exec(ctx, nil, qInsertUser,
 		u.Name, string(u.Role), u.Email, u.CreatedAt.UnixMicro())
 	if uniqueViolated(err) {
 		return &sitrep.Error{Kind: sitrep.EConflict, Field: "name", Message: fmt.Sprintf("user %s already exists", u.Name)}
@@ -60,8 +59,7 @@ func (s *Store) Users(ctx context.Context) ([]*sitrep.User, error) {
 // CreateToken stores a token for an existing user. ENotFound if the user does
 // not exist; EConflict if a token with the same ID or hash exists.
 func (s *Store) CreateToken(ctx context.Context, t *sitrep.Token) error {
-	_, err := s.ws.exec(ctx, nil,
-		qInsertToken,
+	_, err := s.ws.exec(ctx, nil, qInsertToken,
 		t.ID, t.User, t.Label, t.Hash, t.CreatedAt.UnixMicro())
 	switch {
 	case foreignKeyViolated(err): // tokens has one foreign key: its user
