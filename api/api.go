@@ -40,6 +40,10 @@ type Config struct {
 	// Ready tells /readyz whether the server can serve, e.g. the store's
 	// Ping; nil means always ready.
 	Ready func(ctx context.Context) error
+	// PublicURL is the base URL alert senders reach this server at, such
+	// as "https://sitrep.example.com", for the intake URLs the API hands
+	// out with a new source; default: the scheme and Host of the request.
+	PublicURL string
 }
 
 // API is the HTTP handler of the whole API.
@@ -52,6 +56,9 @@ type API struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	mux      *http.ServeMux
+
+	// publicURL is Config.PublicURL without a trailing slash.
+	publicURL string
 }
 
 // readyTimeout bounds a readiness check, so that a hung store fails the probe
@@ -65,7 +72,7 @@ func New(cfg Config) *API {
 	if cfg.Service == nil {
 		panic("api.New: Config.Service is nil")
 	}
-	a := &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBody, ready: cfg.Ready, mux: http.NewServeMux()}
+	a := &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBody, ready: cfg.Ready, publicURL: strings.TrimRight(cfg.PublicURL, "/"), mux: http.NewServeMux()}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -58,6 +58,15 @@ var routes = []route{
 	{"GET", "/api/v1/incidents/{id}/verify", false, verify},
 	{"GET", "/api/v1/incidents/{id}/report", false, report},
 	{"PATCH", "/api/v1/incidents/{id}/report", false, change(fromBody[sitrep.EditReport])},
+
+	{"POST", "/api/v1/sources", false, createSource},
+	{"GET", "/api/v1/sources", false, listSources},
+	{"DELETE", "/api/v1/sources/{name}", false, deleteSource},
+	{"GET", "/api/v1/alerts", false, listAlerts},
+	{"GET", "/api/v1/alerts/{alert}", false, getAlert},
+	{"POST", "/api/v1/alerts/{alert}/declare", false, declareFromAlert},
+	{"POST", "/api/v1/alerts/{alert}/attach", false, attachAlert},
+	{"POST", "/api/v1/alerts/{alert}/suppress", false, suppressAlert},
 }
 
 //go:embed openapi.json

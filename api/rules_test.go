@@ -169,12 +169,17 @@ var validBodies = map[string]any{
 	"DELETE /api/v1/incidents/{id}/assets/{kind}/{name}": nil,
 	"POST /api/v1/incidents/{id}/phase":                  map[string]any{"phase": "containment", "reason": "r"},
 	"PATCH /api/v1/incidents/{id}/report":                map[string]any{"what_worked": "w"},
+	"POST /api/v1/sources":                               map[string]any{"name": "edr", "kind": "generic"},
+	"DELETE /api/v1/sources/{name}":                      nil,
+	"POST /api/v1/alerts/{alert}/declare":                nil,
+	"POST /api/v1/alerts/{alert}/attach":                 map[string]any{"incident": "IR-2026-0001"},
+	"POST /api/v1/alerts/{alert}/suppress":               nil,
 }
 
 // fillPath replaces the wildcards of a route path with values for incident id.
 // Routes that take a reason in the query get one.
 func fillPath(path, id string) string {
-	filled := strings.NewReplacer("{id}", id, "{role}", "operations", "{task}", "1", "{kind}", "host", "{name}", "h").Replace(path)
+	filled := strings.NewReplacer("{id}", id, "{role}", "operations", "{task}", "1", "{kind}", "host", "{name}", "h", "{alert}", "1").Replace(path)
 	if strings.HasPrefix(path, "/api/v1/incidents/{id}/assets/") || strings.HasSuffix(path, "/transfer") {
 		filled += "?reason=because"
 	}

@@ -224,7 +224,7 @@ func TestScenario(t *testing.T) {
 
 	var missing []string
 	for _, rt := range routes {
-		if !e.covered[rt.pattern()] {
+		if !e.covered[rt.pattern()] && !triageRoute(rt) { // TestTriage covers the desk
 			missing = append(missing, rt.pattern())
 		}
 	}

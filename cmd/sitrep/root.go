@@ -37,6 +37,7 @@ func init() {
 
 // Command groups of the help text, in the order an incident uses them.
 var groups = []*cobra.Group{
+	{ID: "triage", Title: "Alerts and the triage desk:"},
 	{ID: "incident", Title: "Incidents:"},
 	{ID: "people", Title: "People on scene and the chain of command:"},
 	{ID: "work", Title: "Work, notes and communications:"},
@@ -87,6 +88,7 @@ Client commands talk to a sitrep server: --server or SITREP_SERVER
 			root.AddCommand(cmd)
 		}
 	}
+	add("triage", c.alertCmd(), c.sourceCmd())
 	add("incident", c.declareCmd(), c.lsCmd(), c.showCmd(), c.editCmd(), c.phaseCmd())
 	add("people", c.checkinCmd(), c.checkoutCmd(), c.inviteCmd(), c.assignCmd(), c.unassignCmd(),
 		c.transferCmd(), c.acceptCommandCmd(), c.ackCmd())
