@@ -44,6 +44,9 @@ type Config struct {
 	// as "https://sitrep.example.com", for the intake URLs the API hands
 	// out with a new source; default: the scheme and Host of the request.
 	PublicURL string
+	// Ingester, when set, stores the alerts of the HTTP intake endpoints
+	// (/intake/…, /v2/enqueue); without it they answer 404.
+	Ingester Ingester
 }
 
 // API is the HTTP handler of the whole API.
@@ -58,7 +61,9 @@ type API struct {
 	mux      *http.ServeMux
 
 	// publicURL is Config.PublicURL without a trailing slash.
-	publicURL string
+	publicURL     string
+	ingester      Ingester
+	intakeMetrics *intakeMetrics // nil without a registry
 }
 
 // readyTimeout bounds a readiness check, so that a hung store fails the probe
@@ -72,7 +77,7 @@ func New(cfg Config) *API {
 	if cfg.Service == nil {
 		panic("api.New: Config.Service is nil")
 	}
-	a := &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBody, ready: cfg.Ready, publicURL: strings.TrimRight(cfg.PublicURL, "/"), mux: http.NewServeMux()}
+	a := &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBody, ready: cfg.Ready, publicURL: strings.TrimRight(cfg.PublicURL, "/"), ingester: cfg.Ingester, mux: http.NewServeMux()}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -89,6 +94,7 @@ func New(cfg Config) *API {
 			Help:    "Time to answer HTTP requests, by route pattern.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route"}))
+		a.intakeMetrics = newIntakeMetrics(cfg.Registry)
 		if g, ok := cfg.Registry.(prometheus.Gatherer); ok {
 			a.metrics = promhttp.HandlerFor(g, promhttp.HandlerOpts{
 				ErrorLog:      slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/intake/webhook"
 )
 
 // route is one operation of the API. The table below both registers the
@@ -67,6 +68,14 @@ var routes = []route{
 	{"POST", "/api/v1/alerts/{alert}/declare", false, declareFromAlert},
 	{"POST", "/api/v1/alerts/{alert}/attach", false, attachAlert},
 	{"POST", "/api/v1/alerts/{alert}/suppress", false, suppressAlert},
+
+	// The intake: each source's key authenticates its alerts.
+	{"POST", "/intake/generic/{key}", true, webhookIntake("generic", webhook.ParseGeneric, http.StatusAccepted)},
+	{"POST", "/intake/generic", true, webhookIntake("generic", webhook.ParseGeneric, http.StatusAccepted)},
+	{"POST", "/intake/alertmanager/{key}", true, webhookIntake("alertmanager", webhook.ParseAlertmanager, http.StatusOK)},
+	{"POST", "/intake/grafana/{key}", true, webhookIntake("grafana", webhook.ParseGrafana, http.StatusOK)},
+	{"POST", "/v2/enqueue", true, pagerDutyIntake(webhook.ParsePagerDuty, false)},
+	{"POST", "/v2/change/enqueue", true, pagerDutyIntake(webhook.ParsePagerDutyChange, true)},
 }
 
 //go:embed openapi.json
