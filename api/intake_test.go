@@ -3,11 +3,13 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -340,4 +342,92 @@ func (e *env) refused(reason string) float64 {
 	}
 	e.t.Fatalf("sitrep_intake_refused_total{reason=%q} is not exported", reason)
 	return 0
+}
+
+// TestIntakeConcurrent: many senders at once, their alerts stored with
+// group commit. Every 2xx means stored: once all are answered, the counts
+// add up to what was sent.
+func TestIntakeConcurrent(t *testing.T) {
+	e := newIntakeEnv(t, sqliteStore)
+	key := e.addSource("fleet", "generic")
+	const senders, posts, keys = 16, 20, 5
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Go(func() {
+			for p := range posts {
+				body := fmt.Sprintf(`[{"summary":"disk full on db-%d","dedup_key":"db-%d/disk","severity":"error"},{"summary":"sender %d","labels":{"sender":"%d"}}]`, p%keys, p%keys, s, s)
+				r, err := e.send(request{method: "POST", path: "/intake/generic/" + key, body: body})
+				if err != nil {
+					t.Errorf("sender %d: %v", s, err)
+					return
+				}
+				if r.status != http.StatusAccepted {
+					t.Errorf("sender %d: %s", s, r)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	counts := map[string]int64{}
+	for _, al := range e.alerts(e.admin, "?limit=5000") {
+		counts[al.DedupKey] = al.Count
+	}
+	var disks, total int64
+	for k, n := range counts {
+		total += n
+		if strings.HasSuffix(k, "/disk") {
+			disks += n
+		}
+	}
+	if len(counts) != keys+senders || disks != senders*posts || total != 2*senders*posts {
+		t.Errorf("stored %d alerts, %d disk events, %d events in all; want %d, %d, %d: %v", len(counts), disks, total, keys+senders, senders*posts, 2*senders*posts, counts)
+	}
+}
+
+// FuzzIntake posts arbitrary bodies to the intake endpoints with valid
+// keys: whatever the body, the answer is never a 5xx, and every answer
+// matches the OpenAPI document.
+func FuzzIntake(f *testing.F) {
+	e := newIntakeEnv(f, sqliteStore)
+	keys := map[string]string{}
+	for _, kind := range []string{"generic", "alertmanager", "grafana", "pagerduty"} {
+		keys[kind] = e.addSource(kind+"-src", kind)
+	}
+	targets := []string{
+		"/intake/generic/" + keys["generic"],
+		"/intake/alertmanager/" + keys["alertmanager"],
+		"/intake/grafana/" + keys["grafana"],
+		"/v2/enqueue",
+		"/v2/change/enqueue",
+		"/intake/generic?key=" + keys["generic"],
+	}
+	for i, name := range []string{"generic/single.json", "alertmanager/firing.json", "grafana/firing.json", "pagerduty/trigger.json", "pagerduty/change.json", "generic/batch.json"} {
+		body := testdata(f, name)
+		if strings.HasPrefix(name, "pagerduty/") {
+			body = withRoutingKey(f, body, keys["pagerduty"])
+		}
+		f.Add(uint8(i), body)
+	}
+	for _, s := range []string{``, `{}`, `[]`, `null`, `{"alerts":[null]}`, `{"routing_key":"` + keys["pagerduty"] + `","event_action":"resolve"}`, "\xff\xfe{", `[{"summary":"\u0000\ud800","severity":1e400}]`} {
+		f.Add(uint8(len(s)), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, target uint8, body []byte) {
+		e := e.with(t)
+		path := targets[int(target)%len(targets)]
+		req := request{method: "POST", path: path, body: body, contentType: "application/json", fuzzed: true}
+		r, err := e.send(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.status >= 500 {
+			t.Fatalf("POST %s with %q: %s", path, body, r)
+		}
+		if r.status >= 400 && !strings.HasPrefix(path, "/v2/") {
+			r.problem(t)
+		}
+		if err := e.validate(req, r); err != nil {
+			t.Fatalf("POST %s with %q: %v", path, body, err)
+		}
+	})
 }
