@@ -1,6 +1,7 @@
 // Package api serves sitrep's JSON API over HTTP: incidents, their timeline
-// and reports, users and tokens, and the operational endpoints (/healthz,
-// /readyz, /metrics). It is the one place where the domain's error kinds
+// and reports, users and tokens, alert sources and the triage desk, the
+// HTTP intake of alerts (/intake/…, PagerDuty's /v2/enqueue), and the
+// operational endpoints (/healthz, /readyz, /metrics). It is the one place where the domain's error kinds
 // become HTTP statuses; errors are RFC 9457 problem documents. The OpenAPI
 // document it serves at /api/v1/openapi.json describes every route, and the
 // tests hold the two to each other.
