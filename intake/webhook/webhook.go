@@ -110,6 +110,11 @@ func labelValue(raw json.RawMessage) (value string, ok bool, err error) {
 	}
 	switch raw[0] {
 	case '"':
+		// raw was checked as JSON already: without escapes, the text
+		// between the quotes is the string.
+		if len(raw) >= 2 && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+			return string(raw[1 : len(raw)-1]), true, nil
+		}
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return "", false, err
