@@ -51,13 +51,13 @@ func CheckEvent(ev sitrep.AlertEvent) error {
 // database store: invalid UTF-8 or NUL bytes in the summary, the labels or
 // Raw.
 func CheckText(ev sitrep.AlertEvent) error {
-	for _, s := range []string{ev.Summary, ev.Raw} {
+	for _, s := range []string{ev.Summary, ev.Raw, ev.DedupKey} {
 		if strings.IndexByte(s, 0) >= 0 {
 			return fmt.Errorf("%.60q holds a NUL byte", s)
 		}
 	}
-	if !utf8.ValidString(ev.Raw) {
-		return fmt.Errorf("raw %.60q is not valid UTF-8", ev.Raw)
+	if !utf8.ValidString(ev.Raw) || !utf8.ValidString(ev.DedupKey) {
+		return fmt.Errorf("raw %.60q or dedup key %.60q is not valid UTF-8", ev.Raw, ev.DedupKey)
 	}
 	if !utf8.ValidString(ev.Summary) {
 		return fmt.Errorf("summary %q is not valid UTF-8", ev.Summary)

@@ -104,6 +104,7 @@ func parseGroup(body []byte, groupKeyLabel string, extra func(*groupPayload, map
 		if extra != nil {
 			extra(&p, ev.Labels)
 		}
+		clean(&ev)
 		ev.Normalize()
 		events = append(events, ev)
 	}

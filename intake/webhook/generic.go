@@ -121,6 +121,7 @@ func parseGenericAlert(at string, raw []byte) (sitrep.AlertEvent, error) {
 		return sitrep.AlertEvent{}, invalid(joinField(at, "occurred_at"), "%q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", in.OccurredAt)
 	}
 	ev.OccurredAt = t
+	clean(&ev)
 	ev.Normalize()
 	return ev, nil
 }

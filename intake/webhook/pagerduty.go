@@ -219,6 +219,7 @@ func ParsePagerDuty(body []byte) (PagerDutyEvent, error) {
 		ev.DedupKey = NewDedupKey()
 		out.KeyGenerated = true
 	}
+	clean(&ev)
 	ev.Normalize()
 	out.Event = ev
 	return out, nil
@@ -261,6 +262,7 @@ func ParsePagerDutyChange(body []byte) (PagerDutyEvent, error) {
 		return PagerDutyEvent{}, err
 	}
 	ev.DedupKey = NewDedupKey()
+	clean(&ev)
 	ev.Normalize()
 	return PagerDutyEvent{RoutingKey: strings.TrimSpace(in.RoutingKey), Event: ev, KeyGenerated: true}, nil
 }

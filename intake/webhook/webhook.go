@@ -163,6 +163,27 @@ var timeLayouts = []string{
 	"2006-01-02 15:04:05.999999999Z0700",
 }
 
+// clean makes an event's text storable before it is normalised: JSON can
+// carry NUL characters (\u0000), which a database text column refuses and
+// no reader needs.
+func clean(ev *sitrep.AlertEvent) {
+	ev.Summary = noNUL(ev.Summary)
+	ev.DedupKey = noNUL(ev.DedupKey)
+	for k, v := range ev.Labels {
+		if ck, cv := noNUL(k), noNUL(v); ck != k || cv != v {
+			delete(ev.Labels, k)
+			ev.Labels[ck] = cv
+		}
+	}
+}
+
+func noNUL(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
 // validText replaces bytes that are not UTF-8 so that what is stored and
 // shown can be read: JSON decoding does this for the strings it decodes, but
 // Raw is the body as it came.
