@@ -91,8 +91,8 @@ func Parse5424(msg []byte) (sitrep.AlertEvent, error) {
 //	<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8
 //
 // The timestamp may also be RFC 3339 (as rsyslog forwards). A Stamp
-// timestamp has no year and no zone: it is read as UTC, in the year that puts
-// it nearest to now. As RFC 3164 (section 4.3.3) asks of a relay, a message
+// timestamp has no year and no zone: it is read as UTC, in the latest year
+// that does not put it in the future (see withYear). As RFC 3164 (section 4.3.3) asks of a relay, a message
 // with a valid priority but no readable timestamp and header is kept whole as
 // the text rather than refused.
 func Parse3164(msg []byte) (sitrep.AlertEvent, error) {

@@ -293,8 +293,11 @@ func decodePagerDuty(body []byte) (pdEvent, string, error) {
 	raw := validText(string(body))
 	if _, ok := fields["routing_key"]; ok {
 		fields["routing_key"] = json.RawMessage(`"(hidden)"`)
-		if b, err := json.Marshal(fields); err == nil {
-			raw = validText(string(b))
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // keep <, > and & as the sender wrote them
+		if err := enc.Encode(fields); err == nil {
+			raw = validText(strings.TrimSuffix(b.String(), "\n"))
 		}
 	}
 	return in, raw, nil

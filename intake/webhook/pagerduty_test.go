@@ -41,9 +41,18 @@ func TestParsePagerDutyTestdata(t *testing.T) {
 	if diff := cmp.Diff(want, got, ignoreRaw); diff != "" {
 		t.Errorf("event (-want +got):\n%s", diff)
 	}
-	// The routing key is a credential: it does not reach the stored Raw.
-	if strings.Contains(got.Event.Raw, routingKey) || !strings.Contains(got.Event.Raw, `"images"`) {
+	// The routing key is a credential: it does not reach the stored Raw,
+	// which is otherwise the event as sent.
+	if strings.Contains(got.Event.Raw, routingKey) || !strings.Contains(got.Event.Raw, `"routing_key":"(hidden)"`) ||
+		!strings.Contains(got.Event.Raw, `"links":[{"href":"https://example.com/runbook","text":"Runbook"}]`) {
 		t.Errorf("raw = %q, want the event without its routing key", got.Event.Raw)
+	}
+	got, err = ParsePagerDuty([]byte(`{"routing_key":"k","event_action":"trigger","payload":{"summary":"<b>5 > 3 & 2 < 4</b>","source":"h","severity":"info"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got.Event.Raw, `"summary":"<b>5 > 3 & 2 < 4</b>"`) {
+		t.Errorf("raw = %q, want the summary as sent", got.Event.Raw)
 	}
 
 	got, err = ParsePagerDuty(readFile(t, "testdata/pagerduty/resolve.json"))
