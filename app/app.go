@@ -19,6 +19,7 @@ import (
 
 	"github.com/sitrep-ir/sitrep"
 	"github.com/sitrep-ir/sitrep/api"
+	"github.com/sitrep-ir/sitrep/intake/ingest"
 	"github.com/sitrep-ir/sitrep/store/postgres"
 	"github.com/sitrep-ir/sitrep/store/sqlite"
 )
@@ -34,6 +35,10 @@ type Config struct {
 	DB string
 	// Plans is the directory of pre-incident plans.
 	Plans string
+	// PublicURL is the base URL alert senders and browsers reach this
+	// server at, when it differs from the listen address (a proxy, a
+	// container); default: the listen address.
+	PublicURL string
 	// BootstrapAdmin names the administrator created on first start
 	// (default "admin"); BootstrapToken, when set, is its token instead of a
 	// random one.
@@ -60,6 +65,7 @@ type App struct {
 	registry   *prometheus.Registry
 	handler    http.Handler
 	adminToken string
+	ingester   *ingest.Ingester
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -111,11 +117,19 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.adminToken = token
+	alerts, ok := store.(sitrep.AlertStore)
+	if !ok {
+		store.Close()
+		return nil, fmt.Errorf("the %s store keeps no alerts", redactDB(cfg.DB))
+	}
+	a.ingester = ingest.New(alerts, ingest.Options{Logger: cfg.Logger, Clock: cfg.Clock})
 	a.handler = api.New(api.Config{
-		Service:  a.svc,
-		Logger:   cfg.Logger.With("component", "api"),
-		Registry: a.registry,
-		Ready:    store.Ping,
+		Service:   a.svc,
+		Logger:    cfg.Logger.With("component", "api"),
+		Registry:  a.registry,
+		Ready:     store.Ping,
+		PublicURL: cfg.PublicURL,
+		Ingester:  a.ingester,
 	})
 	return a, nil
 }
@@ -206,6 +220,10 @@ func (a *App) Stop(ctx context.Context) error {
 		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down http: %w", err))
 		}
+	}
+	// The intake's last batches go to the store before it closes.
+	if err := a.ingester.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close intake: %w", err))
 	}
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))

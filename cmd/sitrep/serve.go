@@ -30,7 +30,7 @@ SQLite file ./sitrep.db, created on first start. On that first start it
 creates the administrator and prints its API token once.
 
 Every flag can also be set by an environment variable: SITREP_ADDR,
-SITREP_DB, SITREP_PLANS, SITREP_LOG_LEVEL, SITREP_LOG_FORMAT.
+SITREP_DB, SITREP_PLANS, SITREP_PUBLIC_URL, SITREP_LOG_LEVEL, SITREP_LOG_FORMAT.
 SITREP_BOOTSTRAP_TOKEN sets the administrator's first token instead of a
 random one (for automation).`,
 		Example: `  sitrep serve
@@ -53,6 +53,7 @@ random one (for automation).`,
 	f.StringVar(&cfg.Addr, "addr", app.DefaultAddr, "HTTP listen address (HOST:PORT)")
 	f.StringVar(&cfg.DB, "db", app.DefaultDB, "store: sqlite:PATH or postgres://USER@HOST/DB")
 	f.StringVar(&cfg.Plans, "plans", "./plans", "directory of pre-incident plans")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "base URL senders and browsers reach this server at, when not the listen address")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -344,5 +345,48 @@ func TestReplicasOnPostgres(t *testing.T) {
 	jsonOf(t, sitrep(t, a.URL, token, "verify", id, "-o", "json"), &v)
 	if !v.OK || v.Entries != inc.Seq {
 		t.Errorf("verify: ok %v, %d entries; want ok and %d", v.OK, v.Entries, inc.Seq)
+	}
+}
+
+// TestIntakeThroughServer: a source added with the CLI takes alerts at the
+// URL it printed, stored and on the triage desk after the server answered,
+// and kept across a restart.
+func TestIntakeThroughServer(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "sitrep.db")
+	s := startServer(t, nil, "--db", db, "--public-url", "http://sitrep.example.test:8080/")
+	var src struct {
+		URL string `json:"url"`
+		Key string `json:"key"`
+	}
+	jsonOf(t, sitrep(t, s.URL, s.Token, "source", "add", "scanner", "--kind", "generic", "-o", "json"), &src)
+	const public = "http://sitrep.example.test:8080/"
+	if !strings.HasPrefix(src.URL, public) || src.Key == "" || !strings.Contains(src.URL, src.Key) {
+		t.Fatalf("source add: url %q key %q; want the public URL with the key in it", src.URL, src.Key)
+	}
+	intake := s.URL + "/" + strings.TrimPrefix(src.URL, public)
+	for i := 0; i < 3; i++ {
+		resp, err := http.Post(intake, "application/json", strings.NewReader(`{"summary":"Port scan from 203.0.113.9","severity":"critical","dedup_key":"scan-203.0.113.9"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("POST %s: %s\n%s", intake, resp.Status, body)
+		}
+	}
+	s.stop()
+	s2 := startServer(t, nil, "--db", db)
+	var desk struct {
+		Alerts []struct {
+			Summary string `json:"summary"`
+			Count   int64  `json:"count"`
+			Triage  string `json:"triage"`
+		} `json:"alerts"`
+	}
+	jsonOf(t, sitrep(t, s2.URL, s.Token, "alert", "ls", "-o", "json"), &desk)
+	alerts := desk.Alerts
+	if len(alerts) != 1 || alerts[0].Count != 3 || alerts[0].Triage != "pending" || alerts[0].Summary != "Port scan from 203.0.113.9" {
+		t.Fatalf("after three posts of one alert and a restart, the triage desk holds %+v; want one pending alert seen 3 times", alerts)
 	}
 }
