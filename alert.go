@@ -52,8 +52,8 @@ func (ev *AlertEvent) Normalize() {
 	if ev.Action == "" {
 		ev.Action = ActionTrigger
 	}
-	ev.Summary = Truncate(strings.TrimSpace(ev.Summary), MaxAlertSummary)
-	if len(ev.Labels) > 0 {
+	ev.Summary = Truncate(oneLine(ev.Summary), MaxAlertSummary)
+	if !labelsWithinLimits(ev.Labels) {
 		keys := make([]string, 0, len(ev.Labels))
 		for k := range ev.Labels {
 			keys = append(keys, k)
@@ -76,6 +76,40 @@ func (ev *AlertEvent) Normalize() {
 	if !ev.OccurredAt.IsZero() {
 		ev.OccurredAt = ev.OccurredAt.UTC().Truncate(time.Microsecond)
 	}
+}
+
+// labelsWithinLimits reports whether Normalize can keep labels as they are.
+func labelsWithinLimits(labels map[string]string) bool {
+	if len(labels) > MaxAlertLabels {
+		return false
+	}
+	for k, v := range labels {
+		if len(k) > MaxAlertLabelKey || len(v) > MaxAlertLabelValue {
+			return false
+		}
+	}
+	return true
+}
+
+// oneLine makes a summary one line of valid UTF-8 without control
+// characters, which would garble listings and terminals.
+func oneLine(s string) string {
+	plain := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
+			plain = false
+			break
+		}
+	}
+	if !plain {
+		s = strings.Map(func(r rune) rune {
+			if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+				return ' '
+			}
+			return r
+		}, strings.ToValidUTF8(s, "\uFFFD"))
+	}
+	return strings.TrimSpace(s)
 }
 
 // DeriveDedupKey returns a stable key for an alert that came without one: a

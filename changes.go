@@ -45,6 +45,10 @@ type Declared struct {
 	Severity     int    `json:"severity"`
 	Confidential bool   `json:"confidential,omitempty"`
 	Exercise     bool   `json:"exercise,omitempty"`
+	// GroupKey and Rule are set when a dispatch rule declared the incident:
+	// alerts with the same group key are attached to it while it is open.
+	GroupKey string `json:"group_key,omitempty"`
+	Rule     string `json:"rule,omitempty"`
 }
 
 func (*Declared) Type() string { return "incident.declared" }
@@ -55,6 +59,7 @@ func (c *Declared) apply(inc *Incident, e *Entry) error {
 	*inc = Incident{
 		ID: e.IncidentID, Title: c.Title, Kind: c.Kind, Severity: c.Severity,
 		Phase: PhaseIdentification, Confidential: c.Confidential, Exercise: c.Exercise,
+		GroupKey: c.GroupKey, Rule: c.Rule,
 		DeclaredAt: e.At, DeclaredBy: e.Actor, Command: e.Actor, PhaseChangedAt: e.At,
 		Roles: []RoleHolder{}, Resources: []Resource{}, Members: []string{}, Tasks: []Task{},
 		Assets: []Asset{}, Communications: []Communication{}, Report: ReportFields{FollowUps: []FollowUp{}},

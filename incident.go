@@ -88,6 +88,8 @@ type Incident struct {
 	Exercise       bool            `json:"exercise"`
 	Confidential   bool            `json:"confidential"`
 	LegalHold      bool            `json:"legal_hold"`
+	GroupKey       string          `json:"group_key,omitempty"`
+	Rule           string          `json:"rule,omitempty"`
 	DeclaredAt     time.Time       `json:"declared_at"`
 	DeclaredBy     string          `json:"declared_by"`
 	Command        string          `json:"command"`

@@ -24,6 +24,7 @@ const (
 	MaxText     = 20000
 	MaxReason   = 2000
 	MaxName     = 200
+	MaxGroupKey = 512
 	MaxSeverity = 4
 )
 
@@ -39,7 +40,16 @@ func checkText(field, s string, max int, required bool) error {
 	if !utf8.ValidString(s) {
 		return Invalid(field, "%s is not valid UTF-8", field)
 	}
+	if i := strings.IndexFunc(s, isControl); i >= 0 {
+		return Invalid(field, "%s holds the control character %U at byte %d: only tab and line breaks are allowed", field, []rune(s[i:])[0], i)
+	}
 	return nil
+}
+
+// isControl reports the control characters text fields refuse: C0 but tab,
+// newline and carriage return, DEL, and C1.
+func isControl(r rune) bool {
+	return (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (r >= 0x7f && r < 0xa0)
 }
 
 func checkSlug(field, s string) error {
@@ -278,6 +288,11 @@ type AcceptCommand struct{}
 func (AcceptCommand) Action() string { return "accept-command" }
 func (AcceptCommand) decide(inc *Incident, actor *User, a *appender) error {
 	t := inc.Transfer
+	if t == nil && inc.Command == DispatchUser && actor.Name != DispatchUser {
+		// Dispatch declared the incident: the first responder on scene
+		// takes command, as the first arriving unit does.
+		t = &TransferOffer{From: DispatchUser, To: actor.Name, Briefing: "Took command of an incident declared by dispatch" + ruleSuffix(inc.Rule) + "."}
+	}
 	if t == nil {
 		return Errorf(EConflict, "accept-command: no transfer of command is pending on %s", inc.ID)
 	}
@@ -286,7 +301,7 @@ func (AcceptCommand) decide(inc *Incident, actor *User, a *appender) error {
 	}
 	var must []string
 	for _, u := range inc.OnScene() {
-		if u != actor.Name {
+		if u != actor.Name && u != DispatchUser {
 			must = append(must, u)
 		}
 	}
@@ -717,4 +732,11 @@ func (c AttachAlert) decide(inc *Incident, _ *User, a *appender) error {
 	}
 	al := c.Alert
 	return a.add(&AlertAttached{AlertID: al.ID, Source: al.Source, DedupKey: al.DedupKey, Summary: al.Summary, Severity: al.Severity, Count: al.Count})
+}
+
+func ruleSuffix(rule string) string {
+	if rule == "" {
+		return ""
+	}
+	return " (rule " + rule + ")"
 }

@@ -34,6 +34,9 @@ type DeclareInput struct {
 	Severity     int    `json:"severity,omitempty"`
 	Confidential bool   `json:"confidential,omitempty"`
 	Exercise     bool   `json:"exercise,omitempty"`
+	// GroupKey and Rule: see Declared. Set by dispatch rules.
+	GroupKey string `json:"group_key,omitempty"`
+	Rule     string `json:"rule,omitempty"`
 }
 
 // Default kind and severity of an incident declared with a title alone.
@@ -72,13 +75,21 @@ func (s *Service) Declare(ctx context.Context, actor *User, in DeclareInput) (*I
 	if err := checkSeverity(in.Severity); err != nil {
 		return nil, nil, err
 	}
+	if err := checkText("group_key", in.GroupKey, MaxGroupKey, false); err != nil {
+		return nil, nil, err
+	}
+	if in.Rule != "" {
+		if err := ValidateName("rule", in.Rule); err != nil {
+			return nil, nil, err
+		}
+	}
 	at := now(s.Clock)
 	var inc *Incident
 	var entries []Entry
 	err := s.Store.CreateIncident(ctx, at.Year(), func(number int) (*Incident, []Entry, error) {
 		inc = &Incident{ID: FormatID(at.Year(), number)}
 		a := &appender{inc: inc, actor: actor.Name, at: at}
-		if err := a.add(&Declared{Title: in.Title, Kind: in.Kind, Severity: in.Severity, Confidential: in.Confidential, Exercise: in.Exercise}); err != nil {
+		if err := a.add(&Declared{Title: in.Title, Kind: in.Kind, Severity: in.Severity, Confidential: in.Confidential, Exercise: in.Exercise, GroupKey: in.GroupKey, Rule: in.Rule}); err != nil {
 			return nil, nil, err
 		}
 		entries = a.entries
@@ -277,12 +288,18 @@ func (s *Service) Verify(ctx context.Context, actor *User, id string) (*Verifica
 	prev := ""
 	var n int64
 	errBroken := errors.New("broken")
+	// Entries appended after the state was read are not part of it: the
+	// replay stops at the state's sequence number.
+	errEnough := errors.New("enough")
 	fail := func(seq int64, format string, args ...any) error {
 		v.BrokenSeq = seq
 		v.Problem = fmt.Sprintf(format, args...)
 		return errBroken
 	}
 	err = s.Store.EachEntry(ctx, id, func(e *Entry) error {
+		if n == stored.Seq {
+			return errEnough
+		}
 		n++
 		if e.Seq != n {
 			return fail(n, "entry %d is missing: the next stored entry is %d", n, e.Seq)
@@ -304,7 +321,7 @@ func (s *Service) Verify(ctx context.Context, actor *User, id string) (*Verifica
 	if errors.Is(err, errBroken) {
 		return v, nil
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errEnough) {
 		return nil, fmt.Errorf("verify %s: %w", id, err)
 	}
 	if stored.Seq != n || stored.Head != prev {

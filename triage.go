@@ -121,8 +121,12 @@ type AlertStore interface {
 	Alert(ctx context.Context, id int64) (*Alert, error)
 	// Alerts lists alerts, most recently seen first.
 	Alerts(ctx context.Context, f AlertFilter) ([]*Alert, error)
-	// SetTriage records the triage decision on an alert.
-	SetTriage(ctx context.Context, id int64, triage, incidentID string) error
+	// SetTriage records the triage decision on an alert, only if its
+	// triage is from ("" for any): the condition makes taking an alert off
+	// the desk atomic, so two dispatchers (or replicas) cannot both declare
+	// from one alert. ENotFound if none, EConflict (see TriageConflict) if
+	// its triage is not from.
+	SetTriage(ctx context.Context, id int64, from, triage, incidentID string) error
 }
 
 // ValidateSource checks a new source's name, kind and allowed ranges.
@@ -250,9 +254,44 @@ func (s *Service) alert(ctx context.Context, id int64) (AlertStore, *Alert, erro
 	return as, al, nil
 }
 
+// Alert returns one alert.
+func (s *Service) Alert(ctx context.Context, actor *User, id int64) (*Alert, error) {
+	if actor == nil {
+		return nil, Errorf(EUnauthorized, "sign in first")
+	}
+	_, al, err := s.alert(ctx, id)
+	return al, err
+}
+
+// TriageConflict is the error for an alert taken off the desk already.
+func TriageConflict(al *Alert) error {
+	return Errorf(EConflict, "alert %d is already %s%s", al.ID, al.Triage, onIncident(al))
+}
+
+// claim takes a pending alert off the triage desk as triage, atomically:
+// of two claims at once, one fails with EConflict.
+func claim(ctx context.Context, as AlertStore, al *Alert, triage, incidentID, op string) error {
+	if al.Triage != TriagePending {
+		return fmt.Errorf("%s: %w", op, TriageConflict(al))
+	}
+	if err := as.SetTriage(ctx, al.ID, TriagePending, triage, incidentID); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// release puts a claimed alert back on the desk after the action it was
+// claimed for failed.
+func (s *Service) release(ctx context.Context, as AlertStore, id int64, from string) {
+	if err := as.SetTriage(context.WithoutCancel(ctx), id, from, TriagePending, ""); err != nil {
+		s.Logger.Error("put an alert back on the triage desk", "alert", id, "err", err)
+	}
+}
+
 // DeclareFromAlert declares an incident from an alert on the triage desk:
 // the actor is Command, and the alert is attached to it. Title and severity
-// default to the alert's.
+// default to the alert's. Of two declarations from one alert at once, one
+// is refused.
 func (s *Service) DeclareFromAlert(ctx context.Context, actor *User, alertID int64, in DeclareInput) (*Incident, []Entry, error) {
 	if err := requireWriter(actor, "alert declare"); err != nil {
 		return nil, nil, err
@@ -261,8 +300,8 @@ func (s *Service) DeclareFromAlert(ctx context.Context, actor *User, alertID int
 	if err != nil {
 		return nil, nil, err
 	}
-	if al.Triage != TriagePending {
-		return nil, nil, Errorf(EConflict, "alert declare: alert %d is already %s%s", al.ID, al.Triage, onIncident(al))
+	if err := claim(ctx, as, al, TriageDeclared, "", "alert declare"); err != nil {
+		return nil, nil, err
 	}
 	if in.Title == "" {
 		in.Title = Truncate(al.Summary, MaxTitle)
@@ -272,33 +311,40 @@ func (s *Service) DeclareFromAlert(ctx context.Context, actor *User, alertID int
 	}
 	inc, entries, err := s.Declare(ctx, actor, in)
 	if err != nil {
+		s.release(ctx, as, al.ID, TriageDeclared)
 		return nil, nil, err
+	}
+	// The incident exists from here on: the alert stays declared even if
+	// what follows fails, and says on which incident as soon as it can.
+	if err := as.SetTriage(ctx, al.ID, TriageDeclared, TriageDeclared, inc.ID); err != nil {
+		return nil, nil, fmt.Errorf("alert declare: %w", err)
 	}
 	inc, more, err := s.Do(ctx, actor, inc.ID, AttachAlert{Alert: al})
 	if err != nil {
 		return nil, nil, fmt.Errorf("alert declare: attach alert %d to %s: %w", al.ID, inc.ID, err)
 	}
-	if err := as.SetTriage(ctx, al.ID, TriageDeclared, inc.ID); err != nil {
-		return nil, nil, fmt.Errorf("alert declare: %w", err)
-	}
 	return inc, append(entries, more...), nil
 }
 
-// AttachAlertTo attaches an alert to an open incident.
+// AttachAlertTo attaches an alert from the triage desk to an open incident.
 func (s *Service) AttachAlertTo(ctx context.Context, actor *User, alertID int64, incidentID string) (*Incident, []Entry, error) {
 	if err := requireWriter(actor, "alert attach"); err != nil {
+		return nil, nil, err
+	}
+	if _, err := s.Incident(ctx, actor, incidentID); err != nil {
 		return nil, nil, err
 	}
 	as, al, err := s.alert(ctx, alertID)
 	if err != nil {
 		return nil, nil, err
 	}
-	inc, entries, err := s.Do(ctx, actor, incidentID, AttachAlert{Alert: al})
-	if err != nil {
+	if err := claim(ctx, as, al, TriageAttached, incidentID, "alert attach"); err != nil {
 		return nil, nil, err
 	}
-	if err := as.SetTriage(ctx, al.ID, TriageAttached, inc.ID); err != nil {
-		return nil, nil, fmt.Errorf("alert attach: %w", err)
+	inc, entries, err := s.Do(ctx, actor, incidentID, AttachAlert{Alert: al})
+	if err != nil {
+		s.release(ctx, as, al.ID, TriageAttached)
+		return nil, nil, err
 	}
 	return inc, entries, nil
 }
@@ -312,10 +358,7 @@ func (s *Service) SuppressAlert(ctx context.Context, actor *User, alertID int64)
 	if err != nil {
 		return err
 	}
-	if al.Triage != TriagePending {
-		return Errorf(EConflict, "alert suppress: alert %d is already %s%s", al.ID, al.Triage, onIncident(al))
-	}
-	return as.SetTriage(ctx, al.ID, TriageSuppressed, "")
+	return claim(ctx, as, al, TriageSuppressed, "", "alert suppress")
 }
 
 func onIncident(al *Alert) string {

@@ -47,6 +47,9 @@ func (s *Service) CreateUser(ctx context.Context, actor *User, u User) (*User, e
 	if err := ValidateName("name", u.Name); err != nil {
 		return nil, err
 	}
+	if u.Name == DispatchUser {
+		return nil, Invalid("name", "%s is the name of sitrep's own dispatcher: choose another", DispatchUser)
+	}
 	if u.Role == "" {
 		u.Role = OrgResponder
 	}
@@ -85,6 +88,9 @@ func (s *Service) CreateToken(ctx context.Context, actor *User, user, label stri
 	}
 	if user != actor.Name && !actor.IsAdmin() {
 		return nil, "", Errorf(EForbidden, "token create: only administrators make tokens for other people")
+	}
+	if user == DispatchUser {
+		return nil, "", Errorf(EForbidden, "token create: %s is sitrep's own dispatcher and signs in nowhere", DispatchUser)
 	}
 	if err := checkText("label", label, MaxName, false); err != nil {
 		return nil, "", err
@@ -139,4 +145,26 @@ func (s *Service) Bootstrap(ctx context.Context, admin, secret string) (string, 
 		return "", fmt.Errorf("bootstrap: %w", err)
 	}
 	return secret, nil
+}
+
+// DispatchUser is the system account dispatch rules act as: it declares
+// incidents (and is their Command until a responder takes command with
+// accept-command), attaches alerts and suppresses them. It has no token and
+// cannot sign in.
+const DispatchUser = "dispatch"
+
+// Dispatcher returns the dispatch system account, creating it on first use.
+func (s *Service) Dispatcher(ctx context.Context) (*User, error) {
+	u, err := s.Store.User(ctx, DispatchUser)
+	if ErrorKind(err) == ENotFound {
+		err = s.Store.CreateUser(ctx, &User{Name: DispatchUser, Role: OrgResponder, CreatedAt: now(s.Clock)})
+		if err != nil && ErrorKind(err) != EConflict { // another replica made it first
+			return nil, fmt.Errorf("create the dispatch account: %w", err)
+		}
+		u, err = s.Store.User(ctx, DispatchUser)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("the dispatch account: %w", err)
+	}
+	return u, nil
 }

@@ -222,8 +222,9 @@ func TestLoggerNewlineInside(t *testing.T) {
 	if framing != OctetCounting || len(frames) != 1 {
 		t.Fatalf("octet counting: framing %v, frames %+v", framing, frames)
 	}
-	if ev := parseOK(t, frames[0].msg); ev.Summary != "line one\nline two" {
-		t.Errorf("octet counting: summary %q", ev.Summary)
+	// The summary is one line; the raw message keeps the newline.
+	if ev := parseOK(t, frames[0].msg); ev.Summary != "line one line two" || !strings.Contains(ev.Raw, "line one\nline two") {
+		t.Errorf("octet counting: summary %q, raw %q", ev.Summary, ev.Raw)
 	}
 
 	framing, frames = loggerTCP(t, 8192, "--rfc5424", "-t", "app", "line one\nline two")

@@ -58,7 +58,7 @@ func TestParse(t *testing.T) {
 				Labels: map[string]string{"facility": "user"}}},
 		{"RFC 5424 keeps a newline inside",
 			"<12>1 2026-11-25T20:39:51Z vm root - - - line1\nline2",
-			sitrep.AlertEvent{Action: "trigger", Severity: 3, Summary: "line1\nline2", DedupKey: dedupKey("vm", "root", "line1\nline2"),
+			sitrep.AlertEvent{Action: "trigger", Severity: 3, Summary: "line1 line2", DedupKey: dedupKey("vm", "root", "line1\nline2"),
 				Labels: map[string]string{"host": "vm", "app": "root", "facility": "user"}, OccurredAt: time.Date(2026, 11, 25, 20, 39, 51, 0, time.UTC)}},
 		{"RFC 3164 from logger",
 			`<13>Nov 25 20:39:48 vm myapp: hello 3164`,

@@ -297,9 +297,11 @@ func (s *Store) Alerts(ctx context.Context, f sitrep.AlertFilter) ([]*sitrep.Ale
 	return alerts, nil
 }
 
-// SetTriage records the triage decision on an alert. ENotFound if none.
-func (s *Store) SetTriage(ctx context.Context, id int64, triage, incidentID string) error {
-	if !validTriage(triage) {
+// SetTriage records the triage decision on an alert, only if its triage
+// is from (any when from is ""). ENotFound if none, EConflict if its triage
+// is not from.
+func (s *Store) SetTriage(ctx context.Context, id int64, from, triage, incidentID string) error {
+	if !validTriage(triage) || (from != "" && !validTriage(from)) {
 		return sitrep.Invalid("triage", "triage %q is not valid: pending, declared, attached or suppressed", triage)
 	}
 	var incident *string
@@ -307,12 +309,16 @@ func (s *Store) SetTriage(ctx context.Context, id int64, triage, incidentID stri
 		incidentID = columnString(incidentID)
 		incident = &incidentID
 	}
-	tag, err := s.pool.Exec(ctx, `UPDATE alerts SET triage = $1, incident_id = $2 WHERE id = $3`, triage, incident, id)
+	tag, err := s.pool.Exec(ctx, `UPDATE alerts SET triage = $1, incident_id = $2 WHERE id = $3 AND ($4 = '' OR triage = $4)`, triage, incident, id, from)
 	if err != nil {
 		return fmt.Errorf("set triage of alert %d: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return alertNotFound(id)
+		al, err := s.Alert(ctx, id)
+		if err != nil {
+			return err
+		}
+		return sitrep.TriageConflict(al)
 	}
 	return nil
 }

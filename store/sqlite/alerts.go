@@ -43,7 +43,7 @@ const (
 		WHERE source = ? AND dedup_key = ? AND status <> 'resolved' RETURNING id`
 	qResolveAlert = `UPDATE alerts SET status = 'resolved', resolved_at = ?
 		WHERE source = ? AND dedup_key = ? AND status <> 'resolved' RETURNING id`
-	qSetTriage = `UPDATE alerts SET triage = ?, incident_id = ? WHERE id = ?`
+	qSetTriage = `UPDATE alerts SET triage = ?, incident_id = ? WHERE id = ? AND (? = '' OR triage = ?)`
 )
 
 // samplesFunc is the SQL function that merges an open alert's samples with
@@ -276,23 +276,29 @@ func (s *Store) Alerts(ctx context.Context, f sitrep.AlertFilter) ([]*sitrep.Ale
 	return alerts, nil
 }
 
-// SetTriage records the triage decision on an alert. ENotFound if none.
-func (s *Store) SetTriage(ctx context.Context, id int64, triage, incidentID string) error {
-	if !validTriage(triage) {
+// SetTriage records the triage decision on an alert, only if its triage
+// is from (any when from is ""). ENotFound if none, EConflict if its triage
+// is not from.
+func (s *Store) SetTriage(ctx context.Context, id int64, from, triage, incidentID string) error {
+	if !validTriage(triage) || (from != "" && !validTriage(from)) {
 		return sitrep.Invalid("triage", "triage %q is not valid: pending, declared, attached or suppressed", triage)
 	}
 	var incident any
 	if incidentID != "" {
 		incident = incidentID
 	}
-	res, err := s.ws.exec(ctx, nil, qSetTriage, triage, incident, id)
+	res, err := s.ws.exec(ctx, nil, qSetTriage, triage, incident, id, from, from)
 	if err != nil {
 		return fmt.Errorf("set triage of alert %d: %w", id, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("set triage of alert %d: %w", id, err)
 	} else if n == 0 {
-		return alertNotFound(id)
+		al, err := s.Alert(ctx, id)
+		if err != nil {
+			return err
+		}
+		return sitrep.TriageConflict(al)
 	}
 	return nil
 }

@@ -23,6 +23,100 @@ func runAlerts(t *testing.T, h Harness) {
 	t.Run("TriageDesk", func(t *testing.T) { testTriageDesk(t, h) })
 	t.Run("TriageService", func(t *testing.T) { testTriageService(t, h) })
 	t.Run("ConcurrentIngest", func(t *testing.T) { testConcurrentIngest(t, h) })
+	t.Run("TriageRace", func(t *testing.T) { testTriageRace(t, h) })
+	t.Run("DispatchAccount", func(t *testing.T) { testDispatchAccount(t, h) })
+}
+
+// testTriageRace takes each alert off the desk from several goroutines at
+// once: exactly one declaration (or attachment) wins, the others are told
+// it is taken, and no incident is left without its alert.
+func testTriageRace(t *testing.T, h Harness) {
+	f := newAlertFixture(t, h)
+	people := []*sitrep.User{f.user("ann"), f.user("bob"), f.user("cy"), f.user("dee")}
+	target := f.declare(people[0], "Attach target")
+	before := len(f.mustIncidents())
+	for round := range 5 {
+		id := f.ingest("edr", trigger(fmt.Sprintf("race-%d", round)))[0].AlertID
+		var wg sync.WaitGroup
+		errs := make([]error, len(people))
+		for i, u := range people {
+			wg.Go(func() {
+				if i%2 == 0 {
+					_, _, errs[i] = f.svc.DeclareFromAlert(f.ctx, u, id, sitrep.DeclareInput{})
+				} else {
+					_, _, errs[i] = f.svc.AttachAlertTo(f.ctx, u, id, target.ID)
+				}
+			})
+		}
+		wg.Wait()
+		won := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case sitrep.ErrorKind(err) != sitrep.EConflict:
+				t.Errorf("round %d, %s: %v, want success or a conflict", round, people[i].Name, err)
+			}
+		}
+		if won != 1 {
+			t.Errorf("round %d: %d of %d took the alert, want exactly 1", round, won, len(people))
+		}
+		if al := f.alert(id); al.Triage == sitrep.TriagePending || al.IncidentID == "" {
+			t.Errorf("round %d: alert left %s on %q", round, al.Triage, al.IncidentID)
+		}
+	}
+	declared := len(f.mustIncidents()) - before
+	attached := len(f.incident(target.ID).Alerts)
+	if declared+attached != 5 {
+		t.Errorf("%d incidents declared and %d alerts attached for 5 alerts", declared, attached)
+	}
+}
+
+func (f *alertFixture) mustIncidents() []*sitrep.Incident {
+	f.t.Helper()
+	list, err := f.store.Incidents(f.ctx, sitrep.IncidentFilter{Limit: 10000})
+	if err != nil {
+		f.t.Fatalf("list incidents: %v", err)
+	}
+	return list
+}
+
+// testDispatchAccount: the dispatch system account is made once, declares
+// from an alert as Command, and hands command to the first responder who
+// takes it; nobody can make a user or a token by its name.
+func testDispatchAccount(t *testing.T, h Harness) {
+	f := newAlertFixture(t, h)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			if _, err := f.svc.Dispatcher(f.ctx); err != nil {
+				t.Errorf("dispatcher: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	d, err := f.svc.Dispatcher(f.ctx)
+	if err != nil || d.Name != sitrep.DispatchUser || d.IsAdmin() {
+		t.Fatalf("dispatcher: %+v, %v", d, err)
+	}
+	id := f.ingest("edr", trigger("worm"))[0].AlertID
+	inc, _, err := f.svc.DeclareFromAlert(f.ctx, d, id, sitrep.DeclareInput{Kind: "malware", GroupKey: "worm:fleet", Rule: "worm"})
+	if err != nil {
+		t.Fatalf("dispatch declares: %v", err)
+	}
+	if inc.Command != sitrep.DispatchUser || inc.GroupKey != "worm:fleet" || inc.Rule != "worm" {
+		t.Errorf("declared by dispatch: command %s, group key %q, rule %q", inc.Command, inc.GroupKey, inc.Rule)
+	}
+	ann := f.user("ann")
+	f.do(ann, inc.ID, sitrep.CheckIn{})
+	if got := f.do(ann, inc.ID, sitrep.AcceptCommand{}); got.Command != "ann" {
+		t.Errorf("after ann took command: %s", got.Command)
+	}
+	f.requireVerified(inc.ID)
+	_, err = f.svc.CreateUser(f.ctx, f.admin, sitrep.User{Name: sitrep.DispatchUser})
+	requireKind(t, "a user named dispatch", err, sitrep.EInvalid)
+	_, _, err = f.svc.CreateToken(f.ctx, f.admin, sitrep.DispatchUser, "")
+	requireKind(t, "a token for dispatch", err, sitrep.EForbidden)
 }
 
 // alertFixture is a fixture whose store keeps alerts.
@@ -468,11 +562,11 @@ func testTriageDesk(t *testing.T, h Harness) {
 	if d := diff([]int64{ids["a"], ids["d"], ids["c"], ids["b"]}, all); d != "" {
 		t.Errorf("all alerts, most recently seen first (-want +got):\n%s", d)
 	}
-	if err := f.as.SetTriage(f.ctx, ids["d"], sitrep.TriageSuppressed, ""); err != nil {
+	if err := f.as.SetTriage(f.ctx, ids["d"], sitrep.TriagePending, sitrep.TriageSuppressed, ""); err != nil {
 		t.Fatalf("suppress: %v", err)
 	}
 	inc := f.declare(f.admin, "Attach here")
-	if err := f.as.SetTriage(f.ctx, ids["b"], sitrep.TriageAttached, inc.ID); err != nil {
+	if err := f.as.SetTriage(f.ctx, ids["b"], "", sitrep.TriageAttached, inc.ID); err != nil {
 		t.Fatalf("attach: %v", err)
 	}
 	for _, tc := range []struct {
@@ -498,8 +592,9 @@ func testTriageDesk(t *testing.T, h Harness) {
 	if al := f.alert(ids["d"]); al.Triage != sitrep.TriageSuppressed || al.IncidentID != "" {
 		t.Errorf("suppressed alert: triage %s on %q", al.Triage, al.IncidentID)
 	}
-	requireKind(t, "set the triage of a missing alert", f.as.SetTriage(f.ctx, 1<<40, sitrep.TriageSuppressed, ""), sitrep.ENotFound)
-	requireKind(t, "set an unknown triage", f.as.SetTriage(f.ctx, ids["a"], "shrugged", ""), sitrep.EInvalid)
+	requireKind(t, "set the triage of a missing alert", f.as.SetTriage(f.ctx, 1<<40, "", sitrep.TriageSuppressed, ""), sitrep.ENotFound)
+	requireKind(t, "suppress an alert that is no longer pending", f.as.SetTriage(f.ctx, ids["d"], sitrep.TriagePending, sitrep.TriageSuppressed, ""), sitrep.EConflict)
+	requireKind(t, "set an unknown triage", f.as.SetTriage(f.ctx, ids["a"], "", "shrugged", ""), sitrep.EInvalid)
 	_, err := f.as.Alerts(f.ctx, sitrep.AlertFilter{Triage: "shrugged"})
 	requireKind(t, "list an unknown triage", err, sitrep.EInvalid)
 }

@@ -42,7 +42,7 @@ func testDeclareRoundTrip(t *testing.T, h Harness) {
 	cases := []sitrep.DeclareInput{
 		{Title: "Ransomware on the file server", Kind: "malware", Severity: 1, Confidential: true},
 		{Title: "Rehearsal: lost laptop", Kind: "data-breach", Severity: 4, Exercise: true},
-		{Title: "Unicode ✓ \"quotes\" \\ and <tags> & \u2028 \x00 nul"},
+		{Title: "Unicode ✓ \"quotes\" \\ and <tags> & \u2028 \t tab"},
 	}
 	for _, in := range cases {
 		t.Run(in.Title, func(t *testing.T) {
@@ -715,5 +715,38 @@ func testPing(t *testing.T, h Harness) {
 	s := h.New(t)
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("ping a new store: %v", err)
+	}
+}
+
+// testVerifyWhileWriting verifies an incident again and again while notes
+// are appended to it: entries appended after the state was read are not a
+// break in the record.
+func testVerifyWhileWriting(t *testing.T, h Harness) {
+	f := newFixture(t, h)
+	inc := f.declare(f.admin, "Verified while written")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 150 {
+			if _, _, err := f.svc.Do(f.ctx, f.admin, inc.ID, sitrep.AddNote{Text: fmt.Sprintf("note %d", i)}); err != nil {
+				t.Errorf("note %d: %v", i, err)
+				return
+			}
+		}
+	}()
+	for verified := 0; ; verified++ {
+		select {
+		case <-done:
+			f.requireVerified(inc.ID)
+			return
+		default:
+		}
+		v, err := f.svc.Verify(f.ctx, f.admin, inc.ID)
+		if err != nil {
+			t.Fatalf("verify %d: %v", verified, err)
+		}
+		if !v.OK {
+			t.Fatalf("verify %d while notes are added: entry %d: %s", verified, v.BrokenSeq, v.Problem)
+		}
 	}
 }

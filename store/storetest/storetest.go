@@ -50,6 +50,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("EachEntry", func(t *testing.T) { testEachEntry(t, h) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelledContext(t, h) })
 	t.Run("Ping", func(t *testing.T) { testPing(t, h) })
+	t.Run("VerifyWhileWriting", func(t *testing.T) { testVerifyWhileWriting(t, h) })
 	t.Run("Alerts", func(t *testing.T) { runAlerts(t, h) })
 }
 
