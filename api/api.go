@@ -154,7 +154,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			a.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			// The route pattern, not the path: an intake path holds a
+			// source's key, which must not reach the logs.
+			a.log.Error("panic serving request", "method", r.Method, "route", info.route, "panic", v, "stack", string(debug.Stack()))
 			if !rw.wrote {
 				writeProblem(rw, problemOf(fmt.Errorf("panic: %v", v)))
 			}
