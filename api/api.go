@@ -290,7 +290,11 @@ func (a *API) authenticate(r *http.Request) (*sitrep.User, error) {
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	p := problemOf(err)
 	if p.Status >= 500 {
-		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		route := ""
+		if info, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
+			route = info.route
+		}
+		a.log.Error("request failed", "method", r.Method, "route", route, "err", err)
 	}
 	writeProblem(w, p)
 }
