@@ -31,7 +31,7 @@ func (s *Store) CreateSource(ctx context.Context, src *sitrep.Source) error {
 	}
 	_, err = s.pool.Exec(ctx,
 		`INSERT INTO sources (name, kind, key_hash, allow, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6)`,
-		columnString(src.Name), src.Kind, src.KeyHash, string(allow), src.CreatedAt, columnString(src.CreatedBy))
+		sitrep.ColumnString(src.Name), src.Kind, src.KeyHash, string(allow), src.CreatedAt, sitrep.ColumnString(src.CreatedBy))
 	switch code, name := constraint(err); {
 	case code == uniqueViolation && name == "sources_pkey":
 		return &sitrep.Error{Kind: sitrep.EConflict, Field: "name", Message: fmt.Sprintf("source %s already exists", src.Name)}
@@ -68,7 +68,7 @@ func (s *Store) Sources(ctx context.Context) ([]*sitrep.Source, error) {
 
 // SourceByKey returns the source whose key hashes to hash. ENotFound if none.
 func (s *Store) SourceByKey(ctx context.Context, hash string) (*sitrep.Source, error) {
-	src, err := scanSource(s.pool.QueryRow(ctx, selectSources+` WHERE key_hash = $1`, columnString(hash)))
+	src, err := scanSource(s.pool.QueryRow(ctx, selectSources+` WHERE key_hash = $1`, sitrep.ColumnString(hash)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		// The message does not echo the hash: credential material stays
 		// out of messages and logs.
@@ -82,7 +82,7 @@ func (s *Store) SourceByKey(ctx context.Context, hash string) (*sitrep.Source, e
 
 // DeleteSource removes a source; its alerts stay. ENotFound if none.
 func (s *Store) DeleteSource(ctx context.Context, name string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM sources WHERE name = $1`, columnString(name))
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sources WHERE name = $1`, sitrep.ColumnString(name))
 	if err != nil {
 		return fmt.Errorf("delete source %s: %w", name, err)
 	}
@@ -139,26 +139,26 @@ const (
 )
 
 // IngestAlerts stores a batch of events in one transaction. Triggers of one
-// key are collapsed into one upsert first (see planIngest), so that a storm
-// costs one row write per batch. The writes are sorted by key, which keeps
-// each key's events in batch order and makes every replica lock rows in one
-// order, so that concurrent batches do not deadlock. The whole transaction
-// (BEGIN, the writes, COMMIT) travels as one pipelined batch: one round
-// trip, however many events.
+// key are collapsed into one upsert first (see sitrep.PlanIngest), so that a
+// storm costs one row write per batch. The writes are sorted by key, which
+// keeps each key's events in batch order and makes every replica lock rows
+// in one order, so that concurrent batches do not deadlock. The whole
+// transaction (BEGIN, the writes, COMMIT) travels as one pipelined batch:
+// one round trip, however many events.
 func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitrep.IngestResult, error) {
-	ops, err := planIngest(batch)
+	plan, err := sitrep.PlanIngest(batch)
 	if err != nil {
 		return nil, err
 	}
-	results := make([]sitrep.IngestResult, len(batch))
-	if len(ops) == 0 {
-		return results, nil
+	if len(plan.Ops) == 0 {
+		return plan.Results(), nil
 	}
-	slices.SortStableFunc(ops, func(a, b *alertOp) int {
-		return cmp.Or(strings.Compare(a.source, b.source), strings.Compare(a.key, b.key))
+	ops := slices.Clone(plan.Ops)
+	slices.SortStableFunc(ops, func(a, b *sitrep.IngestOp) int {
+		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Key, b.Key))
 	})
 	for attempt := 1; ; attempt++ {
-		err = s.ingest(ctx, ops, results)
+		err = s.ingest(ctx, ops)
 		code, _ := constraint(err)
 		if (code != deadlockDetected && code != serializationFailure) || attempt == 3 {
 			break
@@ -168,10 +168,10 @@ func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitr
 	if err != nil {
 		return nil, fmt.Errorf("ingest %d alert events: %w", len(batch), err)
 	}
-	return results, nil
+	return plan.Results(), nil
 }
 
-func (s *Store) ingest(ctx context.Context, ops []*alertOp, results []sitrep.IngestResult) (err error) {
+func (s *Store) ingest(ctx context.Context, ops []*sitrep.IngestOp) (err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -190,14 +190,14 @@ func (s *Store) ingest(ctx context.Context, ops []*alertOp, results []sitrep.Ing
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
 	for _, op := range ops {
-		switch op.action {
+		switch op.Action {
 		case sitrep.ActionTrigger:
-			b.Queue(qUpsertAlert, op.source, op.key, op.severity, op.summary, op.labels, op.count, op.first, op.last, op.samples,
-				firstSamples, sitrep.MaxAlertSamples)
+			b.Queue(qUpsertAlert, op.Source, op.Key, op.Severity, op.Summary, op.Labels, op.Count, op.First, op.Last, op.Samples,
+				sitrep.AlertFirstSamples, sitrep.MaxAlertSamples)
 		case sitrep.ActionAcknowledge:
-			b.Queue(qAckAlert, op.source, op.key)
+			b.Queue(qAckAlert, op.Source, op.Key)
 		case sitrep.ActionResolve:
-			b.Queue(qResolveAlert, op.source, op.key, op.last)
+			b.Queue(qResolveAlert, op.Source, op.Key, op.Last)
 		}
 	}
 	b.Queue("COMMIT")
@@ -214,18 +214,18 @@ func (s *Store) ingest(ctx context.Context, ops []*alertOp, results []sitrep.Ing
 		var id int64
 		var inserted bool
 		var err error
-		if op.action == sitrep.ActionTrigger {
+		if op.Action == sitrep.ActionTrigger {
 			err = br.QueryRow().Scan(&id, &inserted)
 		} else {
 			err = br.QueryRow().Scan(&id)
 		}
 		switch {
-		case op.action != sitrep.ActionTrigger && errors.Is(err, pgx.ErrNoRows):
-			op.ignore(results)
+		case op.Action != sitrep.ActionTrigger && errors.Is(err, pgx.ErrNoRows):
+			op.AlertID, op.Inserted, op.Ignored = 0, false, true
 		case err != nil:
-			return fmt.Errorf("%s %s/%.40q: %w", op.action, op.source, op.key, err)
+			return fmt.Errorf("%s %s/%.40q: %w", op.Action, op.Source, op.Key, err)
 		default:
-			op.answer(results, id, inserted)
+			op.AlertID, op.Inserted, op.Ignored = id, inserted, false
 		}
 	}
 	tag, err := br.Exec()
@@ -306,7 +306,7 @@ func (s *Store) SetTriage(ctx context.Context, id int64, from, triage, incidentI
 	}
 	var incident *string
 	if incidentID != "" {
-		incidentID = columnString(incidentID)
+		incidentID = sitrep.ColumnString(incidentID)
 		incident = &incidentID
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE alerts SET triage = $1, incident_id = $2 WHERE id = $3 AND ($4 = '' OR triage = $4)`, triage, incident, id, from)
@@ -374,149 +374,4 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-// alertOp is one write of an ingest batch: the triggers of one key that no
-// acknowledge or resolve of that key separates, collapsed into one upsert,
-// or one acknowledge or resolve.
-type alertOp struct {
-	action      string
-	source, key string
-	events      []int // indexes in the batch, in batch order
-	count       int64
-	severity    int // the worst (lowest) non-zero severity of the triggers
-	summary     string
-	labels      string // JSON of the first trigger's labels
-	first, last time.Time
-	samples     string // JSON of the kept raw payloads
-	raws        []string
-}
-
-// answer records the results of op's events: the first trigger of a group
-// opened the alert if it was new; the others counted on it.
-func (op *alertOp) answer(results []sitrep.IngestResult, id int64, inserted bool) {
-	for n, i := range op.events {
-		results[i] = sitrep.IngestResult{AlertID: id, New: inserted && n == 0}
-	}
-}
-
-func (op *alertOp) ignore(results []sitrep.IngestResult) {
-	for _, i := range op.events {
-		results[i] = sitrep.IngestResult{Ignored: true}
-	}
-}
-
-// planIngest checks a batch and turns it into writes, in an order that
-// keeps each key's events in batch order: the triggers of a key collapse
-// into one write until an acknowledge or resolve of the key comes, after
-// which a trigger starts a new write (and, after a resolve, a new alert).
-func planIngest(batch []sitrep.Ingest) ([]*alertOp, error) {
-	type key struct{ source, key string }
-	var ops []*alertOp
-	open := map[key]*alertOp{} // the trigger group each key collects into
-	for i := range batch {
-		in := &batch[i]
-		if err := checkIngest(i, in); err != nil {
-			return nil, err
-		}
-		ev := &in.Event
-		k := key{columnString(in.Source), columnString(ev.DedupKey)}
-		seen := in.ReceivedAt.UTC().Truncate(time.Microsecond)
-		if ev.Action != sitrep.ActionTrigger {
-			delete(open, k)
-			ops = append(ops, &alertOp{action: ev.Action, source: k.source, key: k.key, events: []int{i}, last: seen})
-			continue
-		}
-		op := open[k]
-		if op == nil {
-			labels, err := json.Marshal(ev.Labels)
-			if err != nil {
-				return nil, fmt.Errorf("ingest event %d: encode labels: %w", i, err)
-			}
-			if ev.Labels == nil {
-				labels = []byte("{}")
-			}
-			op = &alertOp{action: ev.Action, source: k.source, key: k.key, summary: columnString(ev.Summary),
-				labels: string(labels), first: seen, last: seen}
-			open[k] = op
-			ops = append(ops, op)
-		}
-		op.events = append(op.events, i)
-		op.count++
-		op.first, op.last = minTime(op.first, seen), maxTime(op.last, seen)
-		if ev.Severity != 0 && (op.severity == 0 || ev.Severity < op.severity) {
-			op.severity = ev.Severity
-		}
-		op.raws = addSample(op.raws, ev.Raw)
-	}
-	for _, op := range ops {
-		if op.action != sitrep.ActionTrigger {
-			continue
-		}
-		b, err := json.Marshal(nonNil(op.raws))
-		if err != nil {
-			return nil, fmt.Errorf("ingest: encode samples: %w", err)
-		}
-		op.samples, op.raws = string(b), nil
-	}
-	return ops, nil
-}
-
-// checkIngest refuses an event the store cannot keep as asked. The intake
-// normalises events before they get here, so this catches a caller's bug.
-func checkIngest(i int, in *sitrep.Ingest) error {
-	field := func(name string) string { return fmt.Sprintf("batch[%d].%s", i, name) }
-	ev := &in.Event
-	switch {
-	case in.Source == "":
-		return sitrep.Invalid(field("source"), "event %d of the batch names no source", i)
-	case ev.Action != sitrep.ActionTrigger && ev.Action != sitrep.ActionAcknowledge && ev.Action != sitrep.ActionResolve:
-		return sitrep.Invalid(field("action"), "event %d: action %.20q is not trigger, acknowledge or resolve", i, ev.Action)
-	case ev.DedupKey == "" || len(ev.DedupKey) > sitrep.MaxAlertDedupKey:
-		return sitrep.Invalid(field("dedup_key"), "event %d: the dedup key must be 1–%d bytes, not %d", i, sitrep.MaxAlertDedupKey, len(ev.DedupKey))
-	case ev.Severity < 0 || ev.Severity > sitrep.MaxSeverity:
-		return sitrep.Invalid(field("severity"), "event %d: severity %d is not 0–%d", i, ev.Severity, sitrep.MaxSeverity)
-	case in.ReceivedAt.IsZero():
-		return sitrep.Invalid(field("received_at"), "event %d has no time of receipt", i)
-	}
-	return nil
-}
-
-// columnString returns s as a text column keeps it: without NUL characters
-// and with invalid UTF-8 replaced, which PostgreSQL's text refuses. Both
-// backends do the same so that they agree on keys and summaries.
-func columnString(s string) string {
-	return strings.ToValidUTF8(columnText(s), "\uFFFD")
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
-
-// firstSamples is how many of the first raw payloads an alert keeps; the
-// rest of its MaxAlertSamples are the latest ones.
-const firstSamples = 2
-
-// addSample adds raw to the kept samples: the first firstSamples payloads
-// stay, and the newest replace the oldest of the rest.
-func addSample(samples []string, raw string) []string {
-	if raw == "" {
-		return samples
-	}
-	if len(samples) < sitrep.MaxAlertSamples {
-		return append(samples, raw)
-	}
-	copy(samples[firstSamples:], samples[firstSamples+1:])
-	samples[len(samples)-1] = raw
-	return samples
 }

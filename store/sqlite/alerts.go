@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
-	"time"
 
 	"modernc.org/sqlite"
 
@@ -47,7 +45,7 @@ const (
 )
 
 // samplesFunc is the SQL function that merges an open alert's samples with
-// a batch's, in Go (mergeSamples), so that both follow one rule.
+// a batch's, in Go (sitrep.MergeAlertSamples), so that both follow one rule.
 const samplesFunc = "sitrep_alert_samples"
 
 func init() {
@@ -152,18 +150,17 @@ func scanSource(row scanner) (*sitrep.Source, error) {
 }
 
 // IngestAlerts stores a batch of events in one transaction. Triggers of one
-// key are collapsed into one upsert first (see planIngest), so that a storm
-// costs one row write per batch, not one per event. The one write
+// key are collapsed into one upsert first (see sitrep.PlanIngest), so that a
+// storm costs one row write per batch, not one per event. The one write
 // connection makes the transaction the only writer, so its reads and
 // writes of a key cannot interleave with another's.
 func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitrep.IngestResult, error) {
-	ops, err := planIngest(batch)
+	plan, err := sitrep.PlanIngest(batch)
 	if err != nil {
 		return nil, err
 	}
-	results := make([]sitrep.IngestResult, len(batch))
-	if len(ops) == 0 {
-		return results, nil
+	if len(plan.Ops) == 0 {
+		return plan.Results(), nil
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -174,34 +171,32 @@ func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitr
 	if err != nil {
 		return nil, fmt.Errorf("ingest %d alert events: %w", len(batch), err)
 	}
-	for _, op := range ops {
+	for _, op := range plan.Ops {
 		var id int64
-		switch op.action {
+		switch op.Action {
 		case sitrep.ActionTrigger:
 			var count int64
-			err = upsert.QueryRowContext(ctx, op.source, op.key, op.severity, op.summary, op.labels, op.count,
-				op.first.UnixMicro(), op.last.UnixMicro(), op.samples).Scan(&id, &count)
-			if err == nil {
-				op.answer(results, id, count == op.count)
-			}
+			err = upsert.QueryRowContext(ctx, op.Source, op.Key, op.Severity, op.Summary, op.Labels, op.Count,
+				op.First.UnixMicro(), op.Last.UnixMicro(), op.Samples).Scan(&id, &count)
+			op.Inserted = count == op.Count
 		case sitrep.ActionAcknowledge:
-			err = ack.QueryRowContext(ctx, op.source, op.key).Scan(&id)
+			err = ack.QueryRowContext(ctx, op.Source, op.Key).Scan(&id)
 		case sitrep.ActionResolve:
-			err = resolve.QueryRowContext(ctx, op.last.UnixMicro(), op.source, op.key).Scan(&id)
+			err = resolve.QueryRowContext(ctx, op.Last.UnixMicro(), op.Source, op.Key).Scan(&id)
 		}
 		switch {
-		case op.action != sitrep.ActionTrigger && errors.Is(err, sql.ErrNoRows):
-			op.ignore(results)
+		case op.Action != sitrep.ActionTrigger && errors.Is(err, sql.ErrNoRows):
+			op.Ignored = true
 		case err != nil:
-			return nil, fmt.Errorf("ingest %d alert events: %s %s/%.40q: %w", len(batch), op.action, op.source, op.key, err)
-		case op.action != sitrep.ActionTrigger:
-			op.answer(results, id, false)
+			return nil, fmt.Errorf("ingest %d alert events: %s %s/%.40q: %w", len(batch), op.Action, op.Source, op.Key, err)
+		default:
+			op.AlertID = id
 		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("ingest %d alert events: commit: %w", len(batch), err)
 	}
-	return results, nil
+	return plan.Results(), nil
 }
 
 // ingestStmts returns the ingest statements bound to tx.
@@ -354,161 +349,7 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// alertOp is one write of an ingest batch: the triggers of one key that no
-// acknowledge or resolve of that key separates, collapsed into one upsert,
-// or one acknowledge or resolve.
-type alertOp struct {
-	action      string
-	source, key string
-	events      []int // indexes in the batch, in batch order
-	count       int64
-	severity    int // the worst (lowest) non-zero severity of the triggers
-	summary     string
-	labels      string // JSON of the first trigger's labels
-	first, last time.Time
-	samples     string // JSON of the kept raw payloads
-	raws        []string
-}
-
-// answer records the results of op's events: the first trigger of a group
-// opened the alert if it was new; the others counted on it.
-func (op *alertOp) answer(results []sitrep.IngestResult, id int64, inserted bool) {
-	for n, i := range op.events {
-		results[i] = sitrep.IngestResult{AlertID: id, New: inserted && n == 0}
-	}
-}
-
-func (op *alertOp) ignore(results []sitrep.IngestResult) {
-	for _, i := range op.events {
-		results[i] = sitrep.IngestResult{Ignored: true}
-	}
-}
-
-// planIngest checks a batch and turns it into writes, in an order that
-// keeps each key's events in batch order: the triggers of a key collapse
-// into one write until an acknowledge or resolve of the key comes, after
-// which a trigger starts a new write (and, after a resolve, a new alert).
-func planIngest(batch []sitrep.Ingest) ([]*alertOp, error) {
-	type key struct{ source, key string }
-	var ops []*alertOp
-	open := map[key]*alertOp{} // the trigger group each key collects into
-	for i := range batch {
-		in := &batch[i]
-		if err := checkIngest(i, in); err != nil {
-			return nil, err
-		}
-		ev := &in.Event
-		k := key{columnString(in.Source), columnString(ev.DedupKey)}
-		seen := in.ReceivedAt.UTC().Truncate(time.Microsecond)
-		if ev.Action != sitrep.ActionTrigger {
-			delete(open, k)
-			ops = append(ops, &alertOp{action: ev.Action, source: k.source, key: k.key, events: []int{i}, last: seen})
-			continue
-		}
-		op := open[k]
-		if op == nil {
-			labels, err := json.Marshal(ev.Labels)
-			if err != nil {
-				return nil, fmt.Errorf("ingest event %d: encode labels: %w", i, err)
-			}
-			if ev.Labels == nil {
-				labels = []byte("{}")
-			}
-			op = &alertOp{action: ev.Action, source: k.source, key: k.key, summary: columnString(ev.Summary),
-				labels: string(labels), first: seen, last: seen}
-			open[k] = op
-			ops = append(ops, op)
-		}
-		op.events = append(op.events, i)
-		op.count++
-		op.first, op.last = minTime(op.first, seen), maxTime(op.last, seen)
-		if ev.Severity != 0 && (op.severity == 0 || ev.Severity < op.severity) {
-			op.severity = ev.Severity
-		}
-		op.raws = addSample(op.raws, ev.Raw)
-	}
-	for _, op := range ops {
-		if op.action != sitrep.ActionTrigger {
-			continue
-		}
-		b, err := json.Marshal(nonNil(op.raws))
-		if err != nil {
-			return nil, fmt.Errorf("ingest: encode samples: %w", err)
-		}
-		op.samples, op.raws = string(b), nil
-	}
-	return ops, nil
-}
-
-// checkIngest refuses an event the store cannot keep as asked. The intake
-// normalises events before they get here, so this catches a caller's bug.
-func checkIngest(i int, in *sitrep.Ingest) error {
-	field := func(name string) string { return fmt.Sprintf("batch[%d].%s", i, name) }
-	ev := &in.Event
-	switch {
-	case in.Source == "":
-		return sitrep.Invalid(field("source"), "event %d of the batch names no source", i)
-	case ev.Action != sitrep.ActionTrigger && ev.Action != sitrep.ActionAcknowledge && ev.Action != sitrep.ActionResolve:
-		return sitrep.Invalid(field("action"), "event %d: action %.20q is not trigger, acknowledge or resolve", i, ev.Action)
-	case ev.DedupKey == "" || len(ev.DedupKey) > sitrep.MaxAlertDedupKey:
-		return sitrep.Invalid(field("dedup_key"), "event %d: the dedup key must be 1–%d bytes, not %d", i, sitrep.MaxAlertDedupKey, len(ev.DedupKey))
-	case ev.Severity < 0 || ev.Severity > sitrep.MaxSeverity:
-		return sitrep.Invalid(field("severity"), "event %d: severity %d is not 0–%d", i, ev.Severity, sitrep.MaxSeverity)
-	case in.ReceivedAt.IsZero():
-		return sitrep.Invalid(field("received_at"), "event %d has no time of receipt", i)
-	}
-	return nil
-}
-
-// columnString returns s as a text column keeps it: without NUL characters
-// and with invalid UTF-8 replaced, which PostgreSQL's text refuses. Both
-// backends do the same so that they agree on keys and summaries.
-func columnString(s string) string {
-	return strings.ToValidUTF8(columnText(s), "\uFFFD")
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
-
-// firstSamples is how many of the first raw payloads an alert keeps; the
-// rest of its MaxAlertSamples are the latest ones.
-const firstSamples = 2
-
-// addSample adds raw to the kept samples: the first firstSamples payloads
-// stay, and the newest replace the oldest of the rest.
-func addSample(samples []string, raw string) []string {
-	if raw == "" {
-		return samples
-	}
-	if len(samples) < sitrep.MaxAlertSamples {
-		return append(samples, raw)
-	}
-	copy(samples[firstSamples:], samples[firstSamples+1:])
-	samples[len(samples)-1] = raw
-	return samples
-}
-
-// mergeSamples adds the samples of a later batch to an alert's.
-func mergeSamples(old, later []string) []string {
-	old = slices.Clip(old)
-	for _, raw := range later {
-		old = addSample(old, raw)
-	}
-	return old
-}
-
-// sqlMergeSamples is mergeSamples on JSON text, as samplesFunc.
+// sqlMergeSamples is sitrep.MergeAlertSamples on JSON text, as samplesFunc.
 func sqlMergeSamples(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
 	var lists [2][]string
 	for i, a := range args {
@@ -525,7 +366,7 @@ func sqlMergeSamples(_ *sqlite.FunctionContext, args []driver.Value) (driver.Val
 			return nil, fmt.Errorf("%s: argument %d: %w", samplesFunc, i+1, err)
 		}
 	}
-	b, err := json.Marshal(nonNil(mergeSamples(lists[0], lists[1])))
+	b, err := json.Marshal(nonNil(sitrep.MergeAlertSamples(lists[0], lists[1])))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", samplesFunc, err)
 	}
