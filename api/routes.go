@@ -32,6 +32,7 @@ var routes = []route{
 	{"GET", "/api/v1/me", false, me},
 	{"GET", "/api/v1/users", false, listUsers},
 	{"POST", "/api/v1/users", false, createUser},
+	{"PUT", "/api/v1/users/{name}/password", false, setPassword},
 	{"POST", "/api/v1/tokens", false, createToken},
 
 	{"GET", "/api/v1/incidents", false, listIncidents},

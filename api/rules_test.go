@@ -150,6 +150,7 @@ func TestConfidential(t *testing.T) {
 var validBodies = map[string]any{
 	"POST /api/v1/users":                                 map[string]any{"name": "zed"},
 	"POST /api/v1/tokens":                                nil,
+	"PUT /api/v1/users/{name}/password":                  map[string]any{"password": "long enough"},
 	"POST /api/v1/incidents":                             map[string]any{"title": "Viewer's incident"},
 	"PATCH /api/v1/incidents/{id}":                       map[string]any{"severity": 1},
 	"POST /api/v1/incidents/{id}/checkin":                nil,

@@ -53,6 +53,8 @@ func TestScenario(t *testing.T) {
 	}
 	alice2 := &caller{name: "alice", token: tok.Token}
 	e.ok(http.StatusOK, request{method: "GET", path: "/api/v1/me", as: alice2})
+	// A password for the web UI; password_test.go checks who may set which.
+	e.ok(http.StatusNoContent, request{method: "PUT", path: "/api/v1/users/alice/password", as: alice, body: map[string]string{"password": "alice's passphrase"}})
 
 	// Declaration.
 	r := e.ok(http.StatusCreated, request{method: "POST", path: "/api/v1/incidents", as: alice, body: sitrep.DeclareInput{Title: "Virus on the mail server"}})

@@ -1,9 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/sitrep-ir/sitrep"
 )
 
 func (c *cli) checkinCmd() *cobra.Command {
@@ -214,4 +222,80 @@ func (c *cli) ackCmd() *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func (c *cli) passwdCmd() *cobra.Command {
+	var fromStdin bool
+	cmd := &cobra.Command{
+		Use:   "passwd NAME [--password-stdin]",
+		Short: "Set the password someone signs in to the web UI with",
+		Long: `Set the password NAME signs in to the web UI with: your own, or anyone's
+for an administrator. It is asked for twice on the terminal, without
+echo; with --password-stdin it is read from standard input instead (one
+line), for scripts. Every web session of NAME ends. Programs keep using
+API tokens.`,
+		Example: `  sitrep user passwd admin
+  printf '%s\n' "$PASSWORD" | sitrep user passwd alice --password-stdin`,
+		Args: args(1, "NAME"),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			pw, err := c.readPassword(fromStdin)
+			if err != nil {
+				return err
+			}
+			if err := sitrep.ValidatePassword(pw); err != nil {
+				return err
+			}
+			if err := c.client().SetPassword(cmd.Context(), a[0], pw); err != nil {
+				return err
+			}
+			if c.json() {
+				return c.printJSON(map[string]string{"user": a[0], "password": "set"})
+			}
+			c.printf("Password of %s set. Sign in to the web UI at %s/login\n", a[0], strings.TrimRight(c.server, "/"))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input")
+	return cmd
+}
+
+// readPassword reads a new password: one line of standard input with
+// --password-stdin, else twice from the terminal without echo.
+func (c *cli) readPassword(fromStdin bool) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(io.LimitReader(c.stdin, sitrep.MaxPassword+3)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read the password from standard input: %w", err)
+		}
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		if line == "" {
+			return "", usagef("user passwd: standard input holds no password")
+		}
+		return line, nil
+	}
+	f, ok := c.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", usagef("user passwd: standard input is not a terminal: give the password on standard input with --password-stdin")
+	}
+	ask := func(prompt string) (string, error) {
+		fmt.Fprint(c.stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(c.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read the password: %w", err)
+		}
+		return string(b), nil
+	}
+	pw, err := ask("New password: ")
+	if err != nil {
+		return "", err
+	}
+	again, err := ask("Again: ")
+	if err != nil {
+		return "", err
+	}
+	if pw != again {
+		return "", usagef("user passwd: the two passwords differ; nothing was changed")
+	}
+	return pw, nil
 }
