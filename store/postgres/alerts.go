@@ -375,3 +375,6 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// columnString returns s as a text column keeps it (sitrep.ColumnString).
+func columnString(s string) string { return sitrep.ColumnString(s) }
