@@ -1,0 +1,941 @@
+package syslog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sitrep-ir/sitrep"
+)
+
+// The listeners: syslog over UDP (one datagram, one message) and TCP (a
+// stream framed as RFC 6587 says, see Scanner), each turning what arrives
+// into alert events and handing them to an Ingester in batches.
+//
+// Syslog has no credential of its own, so a message is authenticated by the
+// network it comes from: it belongs to the syslog source whose allowed
+// ranges contain the sender's address, the most specific range winning (of
+// two sources with the same range, the first by name). A syslog source with
+// no ranges takes every sender that no source claims by range. A message
+// that no source claims is refused and counted. The list of sources is kept
+// in memory and reloaded every few seconds, and at most once a second when a
+// sender is not found in it, so that a message never costs a database query
+// and a source just added works at once.
+//
+// A message that is neither RFC 5424 nor RFC 3164 (no <priority>, or a
+// header that cannot be read) is kept all the same, as an alert whose
+// summary is its text: it came from an allowed network, and an operator
+// would rather triage a stray line than lose the one message that mattered
+// from a device with its own idea of syslog. Such alerts are counted apart
+// (format "raw") and carry the sender's address as their host. Only a
+// message with no text at all is refused (reason "malformed").
+//
+// Nothing is acknowledged in syslog, so "stored" cannot be told to a sender;
+// instead the listeners read no further ahead of the store than a bounded
+// number of messages. A TCP connection stops being read while two batches
+// wait for the store, which pushes back on the sender through TCP's flow
+// control; a UDP socket stops being read the same way, and the kernel's
+// receive buffer (8 MiB asked for) absorbs bursts. When the store fails, a
+// batch is tried again, with the connection held, until it is stored or the
+// listener is closed.
+
+// Ingester stores alert events durably: it returns only once they are
+// committed, or an error when none was stored. An error of kind
+// sitrep.EInvalid means the events can never be stored. intake/ingest's
+// group-commit Ingester is one.
+type Ingester interface {
+	Ingest(ctx context.Context, source string, events []sitrep.AlertEvent) ([]sitrep.IngestResult, error)
+}
+
+// Defaults of Config.
+const (
+	DefaultMaxMessage  = 64 << 10
+	DefaultMaxConns    = 1024
+	DefaultIdleTimeout = 15 * time.Minute
+	DefaultMaxBatch    = 500
+	DefaultReadBuffer  = 8 << 20
+	DefaultRefresh     = 5 * time.Second
+)
+
+const (
+	// missReload is how often at most a sender no source claims reloads
+	// the sources.
+	missReload = time.Second
+	// logEvery is how often at most one kind of refusal is logged.
+	logEvery = 10 * time.Second
+	// udpDrain and tcpDrain are how long Close goes on reading what is
+	// already in the UDP socket's and the TCP connections' buffers.
+	udpDrain = 100 * time.Millisecond
+	tcpDrain = time.Second
+	// shutdownGrace bounds how long Close tries to store what was read when
+	// its context has no deadline.
+	shutdownGrace = 30 * time.Second
+	// retryMax is the longest pause between two tries of a batch the store
+	// refused.
+	retryMax = 5 * time.Second
+)
+
+// Why messages are refused: the values of the reason label of
+// sitrep_syslog_refused_total.
+const (
+	reasonNoSource = "no_source"            // no syslog source allows the sender
+	reasonTooLarge = "too_large"            // the message is over MaxMessage
+	reasonBad      = "malformed"            // no text, or a TCP stream whose framing was lost
+	reasonUnstored = "not_stored"           // the store did not take it before the listener closed
+	reasonConns    = "too_many_connections" // a TCP connection over MaxConns
+)
+
+// Config configures a Server. Ingester and Sources are required; the other
+// zero values take the defaults.
+type Config struct {
+	Ingester Ingester
+	// Sources lists the alert sources (of every kind: the server keeps
+	// those of kind syslog).
+	Sources func(ctx context.Context) ([]*sitrep.Source, error)
+	Logger  *slog.Logger
+	// Registry receives the listeners' metrics; nil keeps them unexported.
+	Registry prometheus.Registerer
+	// MaxMessage bounds one message (DefaultMaxMessage): a TCP frame or a
+	// datagram over it is skipped and counted.
+	MaxMessage int
+	// MaxConns bounds the TCP connections open at once (DefaultMaxConns):
+	// one more is closed at once and counted.
+	MaxConns int
+	// IdleTimeout closes a TCP connection that sent nothing for that long
+	// (DefaultIdleTimeout). TCP keep-alive finds dead peers sooner; this
+	// bounds the slots that silent ones hold. It is long because some
+	// senders (rsyslog's plain TCP among them) lose the first message they
+	// send into a connection the server has closed.
+	IdleTimeout time.Duration
+	// MaxBatch is how many messages one Ingest call holds at most
+	// (DefaultMaxBatch). A connection or socket reads no further while it
+	// has two batches' worth waiting for the store.
+	MaxBatch int
+	// ReadBuffer is the UDP socket receive buffer asked for
+	// (DefaultReadBuffer); the kernel may give less (net.core.rmem_max).
+	ReadBuffer int
+	// Refresh is how often the sources are reloaded (DefaultRefresh).
+	Refresh time.Duration
+}
+
+// Server runs the syslog listeners of one sitrep server: UDP, TCP or both,
+// sharing one cache of sources and one set of metrics.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	sources *sourceTable
+	m       *metrics
+	limit   *logLimiter
+
+	stop      chan struct{} // closed when Close begins
+	stopAt    atomic.Int64  // when Close began, in Unix nanoseconds
+	stopOnce  sync.Once
+	storeCtx  context.Context
+	giveUp    context.CancelFunc // ends storeCtx: Close stops trying to store
+	refresher chan struct{}      // closed when the refresh goroutine ends
+
+	mu      sync.Mutex
+	udp     *net.UDPConn
+	udpDone chan struct{}
+	udpDrop uint32 // the kernel's count of dropped datagrams, last seen
+	tcp     net.Listener
+	tcpDone chan struct{}
+	conns   map[net.Conn]struct{}
+	connWG  sync.WaitGroup
+}
+
+// NewServer loads the sources and returns a Server that listens on nothing
+// yet: call ListenUDP and ListenTCP, and Close when done.
+func NewServer(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Ingester == nil || cfg.Sources == nil {
+		return nil, errors.New("syslog listener: an Ingester and a list of Sources are needed")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&cfg.MaxMessage, DefaultMaxMessage)
+	def(&cfg.MaxConns, DefaultMaxConns)
+	def(&cfg.MaxBatch, DefaultMaxBatch)
+	def(&cfg.ReadBuffer, DefaultReadBuffer)
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = DefaultRefresh
+	}
+	log := cfg.Logger.With("component", "intake.syslog")
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       log,
+		m:         m,
+		limit:     newLogLimiter(log, logEvery),
+		stop:      make(chan struct{}),
+		refresher: make(chan struct{}),
+		conns:     map[net.Conn]struct{}{},
+	}
+	s.sources = &sourceTable{load: cfg.Sources, limit: s.limit}
+	if err := s.sources.reload(ctx, 0); err != nil {
+		return nil, fmt.Errorf("syslog listener: %w", err)
+	}
+	s.storeCtx, s.giveUp = context.WithCancel(context.WithoutCancel(ctx))
+	go s.refresh()
+	return s, nil
+}
+
+// refresh reloads the sources every cfg.Refresh until Close.
+func (s *Server) refresh() {
+	defer close(s.refresher)
+	t := time.NewTicker(s.cfg.Refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			_ = s.sources.reload(s.storeCtx, 0) // logged there; the old list stays
+		}
+	}
+}
+
+func (s *Server) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// ListenUDP receives syslog datagrams on addr (host:port; port 0 picks one,
+// see UDPAddr).
+func (s *Server) ListenUDP(addr string) error {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return fmt.Errorf("syslog udp: listen on %s: %w", addr, err)
+	}
+	c, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return fmt.Errorf("syslog udp: listen on %s: %w", addr, err)
+	}
+	s.mu.Lock()
+	if s.udp != nil || s.stopping() {
+		s.mu.Unlock()
+		c.Close()
+		return fmt.Errorf("syslog udp: listen on %s: the listener is already open or closed", addr)
+	}
+	s.udp, s.udpDone = c, make(chan struct{})
+	s.mu.Unlock()
+
+	if err := c.SetReadBuffer(s.cfg.ReadBuffer); err != nil {
+		s.log.Warn("syslog udp: set the receive buffer", "want_bytes", s.cfg.ReadBuffer, "err", err)
+	}
+	got, err := setupUDP(c, s.cfg.ReadBuffer)
+	switch {
+	case err != nil:
+		s.log.Warn("syslog udp: socket options", "err", err)
+	case got > 0 && got < s.cfg.ReadBuffer:
+		s.log.Warn("syslog udp: the kernel gave a smaller receive buffer than asked; bursts may be dropped (raise net.core.rmem_max)",
+			"want_bytes", s.cfg.ReadBuffer, "got_bytes", got)
+	case got > 0:
+		s.log.Debug("syslog udp: receive buffer", "bytes", got)
+	}
+	go s.readUDP(c)
+	return nil
+}
+
+// UDPAddr is the address the UDP listener is bound to, or nil.
+func (s *Server) UDPAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.udp == nil {
+		return nil
+	}
+	return s.udp.LocalAddr()
+}
+
+// readUDP reads datagrams until Close.
+func (s *Server) readUDP(c *net.UDPConn) {
+	defer close(s.udpDone)
+	b := newBatcher(s, "udp")
+	defer b.close()
+	buf := make([]byte, min(s.cfg.MaxMessage+1, 1<<16))
+	oob := make([]byte, 64)
+	for {
+		n, oobn, _, from, err := c.ReadMsgUDPAddrPort(buf, oob)
+		if err != nil {
+			if s.stopping() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.limit.log(slog.LevelWarn, "udp-read", "syslog udp: read", "err", err)
+			time.Sleep(10 * time.Millisecond) // not a busy loop on a lasting error
+			continue
+		}
+		if oobn > 0 {
+			s.noteDrops(oob[:oobn])
+		}
+		if n > s.cfg.MaxMessage {
+			s.refuse("udp", reasonTooLarge, from.Addr(), "a datagram over the size limit", "limit", s.cfg.MaxMessage)
+			continue
+		}
+		s.take("udp", from.Addr(), buf[:n], b)
+	}
+}
+
+// noteDrops counts the datagrams the kernel reports it dropped.
+func (s *Server) noteDrops(oob []byte) {
+	total, ok := dropsFromOOB(oob)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	delta := total - s.udpDrop
+	s.udpDrop = total
+	s.mu.Unlock()
+	if delta > 0 {
+		s.m.dropped.Add(float64(delta))
+		s.limit.log(slog.LevelWarn, "udp-drop", "syslog udp: the kernel dropped datagrams: its receive buffer was full", "dropped", delta, "dropped_total", total)
+	}
+}
+
+// ListenTCP accepts syslog connections on addr (host:port; port 0 picks
+// one, see TCPAddr).
+func (s *Server) ListenTCP(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("syslog tcp: listen on %s: %w", addr, err)
+	}
+	s.mu.Lock()
+	if s.tcp != nil || s.stopping() {
+		s.mu.Unlock()
+		ln.Close()
+		return fmt.Errorf("syslog tcp: listen on %s: the listener is already open or closed", addr)
+	}
+	s.tcp, s.tcpDone = ln, make(chan struct{})
+	s.mu.Unlock()
+	go s.acceptTCP(ln)
+	return nil
+}
+
+// TCPAddr is the address the TCP listener is bound to, or nil.
+func (s *Server) TCPAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tcp == nil {
+		return nil
+	}
+	return s.tcp.Addr()
+}
+
+// acceptTCP accepts connections until Close.
+func (s *Server) acceptTCP(ln net.Listener) {
+	defer close(s.tcpDone)
+	slots := make(chan struct{}, s.cfg.MaxConns)
+	var pause time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if s.stopping() || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: wait, then go on.
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			s.limit.log(slog.LevelError, "tcp-accept", "syslog tcp: accept", "err", err, "retry_in", pause)
+			time.Sleep(pause)
+			continue
+		}
+		pause = 0
+		from := addrOf(conn.RemoteAddr())
+		select {
+		case slots <- struct{}{}:
+		default:
+			conn.Close()
+			s.refuse("tcp", reasonConns, from, "a connection over the limit", "limit", s.cfg.MaxConns)
+			continue
+		}
+		s.mu.Lock()
+		s.conns[conn] = struct{}{}
+		s.connWG.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, conn)
+				s.mu.Unlock()
+				<-slots
+				s.connWG.Done()
+			}()
+			s.serveTCP(conn, from)
+		}()
+	}
+}
+
+// serveTCP reads one connection's messages until it ends, is idle too
+// long, loses its framing or the server closes; what it read is stored
+// before it returns.
+func (s *Server) serveTCP(conn net.Conn, from netip.Addr) {
+	defer conn.Close()
+	s.m.conns.Inc()
+	defer s.m.conns.Dec()
+	if _, ok := s.sources.lookup(s.storeCtx, from, true); !ok {
+		s.refuse("tcp", reasonNoSource, from, "no syslog source allows the sender: add one with sitrep source add NAME --kind syslog --allow CIDR")
+		return
+	}
+	b := newBatcher(s, "tcp")
+	defer b.close()
+	sc := NewScanner(&idleReader{s: s, conn: conn}, s.cfg.MaxMessage)
+	for {
+		msg, err := sc.Next()
+		switch {
+		case err == nil:
+			s.take("tcp", from, msg, b)
+			continue
+		case errors.Is(err, ErrFrameTooLong):
+			s.refuse("tcp", reasonTooLarge, from, "a frame over the size limit, skipped", "err", err)
+			continue
+		case errors.Is(err, ErrStreamLost):
+			s.refuse("tcp", reasonBad, from, "framing lost: the connection is closed, the messages before kept", "err", err)
+		case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		case isTimeout(err):
+			s.log.Debug("syslog tcp: idle connection closed", "sender", from, "idle", s.cfg.IdleTimeout)
+		default:
+			s.log.Debug("syslog tcp: connection ended", "sender", from, "err", err)
+		}
+		return
+	}
+}
+
+// idleReader gives each read of a connection the idle timeout. Once the
+// server is closing, reads go on only for a moment (what the sender had
+// already sent is read) however fast the sender still sends.
+type idleReader struct {
+	s    *Server
+	conn net.Conn
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	deadline := time.Now().Add(r.s.cfg.IdleTimeout)
+	if r.s.stopping() {
+		deadline = time.Unix(0, r.s.stopAt.Load()).Add(tcpDrain)
+	}
+	if err := r.conn.SetReadDeadline(deadline); err != nil {
+		return 0, err
+	}
+	return r.conn.Read(p)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// addrOf returns the IP address of a network address.
+func addrOf(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.AddrPort().Addr()
+	case *net.UDPAddr:
+		return a.AddrPort().Addr()
+	}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr()
+	}
+	return netip.Addr{}
+}
+
+// take turns one message from a sender into an event for the batch, or
+// refuses it.
+func (s *Server) take(transport string, from netip.Addr, msg []byte, b *batcher) {
+	src, ok := s.sources.lookup(s.storeCtx, from, false)
+	if !ok {
+		s.refuse(transport, reasonNoSource, from, "no syslog source allows the sender: add one with sitrep source add NAME --kind syslog --allow CIDR")
+		return
+	}
+	ev, format, err := readEvent(msg, from)
+	if err != nil {
+		s.refuse(transport, reasonBad, from, "a message with no text", "err", err)
+		return
+	}
+	b.add(item{source: src, format: format, ev: ev})
+}
+
+// The formats of the format label of sitrep_syslog_messages_total.
+const (
+	format5424 = "rfc5424"
+	format3164 = "rfc3164"
+	formatRaw  = "raw"
+)
+
+// readEvent reads a message from sender as RFC 5424 or RFC 3164, else as raw
+// text; it fails only for a message with no text. Every event carries the
+// sender's address (label sender), which differs from host when a relay
+// forwards.
+func readEvent(msg []byte, sender netip.Addr) (sitrep.AlertEvent, string, error) {
+	format := format3164
+	if is5424(trimTrailer(msg)) {
+		format = format5424
+	}
+	ev, err := Parse(msg)
+	if e := sitrep.AsError(err); e != nil && e.Field == "msg" {
+		return sitrep.AlertEvent{}, "", err // syslog, but nothing to say
+	}
+	if err != nil {
+		format = formatRaw
+		if ev, err = rawEvent(msg, sender); err != nil {
+			return sitrep.AlertEvent{}, "", err
+		}
+	}
+	if sender.IsValid() {
+		ev.Labels["sender"] = sender.String()
+		ev.Normalize()
+	}
+	return ev, format, nil
+}
+
+// rawEvent keeps a message that is no syslog as an alert: its text is the
+// summary, the sender is the host, and repetitions from one sender are one
+// alert.
+func rawEvent(msg []byte, sender netip.Addr) (sitrep.AlertEvent, error) {
+	body := text(strings.TrimSpace(string(trimTrailer(msg))))
+	if body == "" {
+		return sitrep.AlertEvent{}, sitrep.Invalid("msg", "syslog message has no text")
+	}
+	host := ""
+	if sender.IsValid() {
+		host = sender.String()
+	}
+	ev := sitrep.AlertEvent{
+		Action:   sitrep.ActionTrigger,
+		Summary:  body,
+		Labels:   map[string]string{"format": formatRaw},
+		Raw:      body,
+		DedupKey: dedupKey(host, "", body),
+	}
+	if host != "" {
+		ev.Labels["host"] = host
+	}
+	ev.Normalize()
+	return ev, nil
+}
+
+// refuse counts a refused message (or connection) and logs it, at most once
+// every logEvery for each transport and reason.
+func (s *Server) refuse(transport, reason string, from netip.Addr, what string, args ...any) {
+	s.m.refused.WithLabelValues(transport, reason).Inc()
+	args = append([]any{"sender", from, "reason", reason}, args...)
+	s.limit.log(slog.LevelWarn, transport+"/"+reason, "syslog "+transport+": refused "+what, args...)
+}
+
+// item is a message read and waiting for the store.
+type item struct {
+	source string
+	format string
+	ev     sitrep.AlertEvent
+}
+
+// batcher hands the messages one reader reads to the store in batches. Its
+// goroutine takes everything read so far whenever the previous batch is
+// stored: a slow sender's message is stored at once, a fast one's gather
+// while the store commits. The reader waits while MaxBatch messages are
+// pending, so at most two batches are held at a time.
+type batcher struct {
+	s         *Server
+	transport string
+	max       int
+	mu        sync.Mutex
+	cond      *sync.Cond // signalled on the first item and on room
+	pending   []item
+	spare     []item
+	closed    bool
+	done      chan struct{}
+}
+
+func newBatcher(s *Server, transport string) *batcher {
+	b := &batcher{s: s, transport: transport, max: s.cfg.MaxBatch, done: make(chan struct{})}
+	b.cond = sync.NewCond(&b.mu)
+	go b.run()
+	return b
+}
+
+// add queues an item, waiting while a full batch is pending.
+func (b *batcher) add(it item) {
+	b.mu.Lock()
+	for len(b.pending) >= b.max {
+		b.cond.Wait()
+	}
+	b.pending = append(b.pending, it)
+	if len(b.pending) == 1 {
+		b.cond.Signal()
+	}
+	b.mu.Unlock()
+}
+
+// close stores what is pending and returns once it is stored (or given up).
+func (b *batcher) close() {
+	b.mu.Lock()
+	b.closed = true
+	b.cond.Signal()
+	b.mu.Unlock()
+	<-b.done
+}
+
+func (b *batcher) run() {
+	defer close(b.done)
+	for {
+		b.mu.Lock()
+		for len(b.pending) == 0 && !b.closed {
+			b.cond.Wait()
+		}
+		if len(b.pending) == 0 {
+			b.mu.Unlock()
+			return
+		}
+		batch := b.pending
+		b.pending = b.spare[:0]
+		b.cond.Signal() // the reader may wait for room
+		b.mu.Unlock()
+
+		b.s.store(b.transport, batch)
+		clear(batch) // let the events go
+		b.spare = batch
+	}
+}
+
+// store hands a batch to the Ingester, one call per source, the calls of
+// several sources at once.
+func (s *Server) store(transport string, batch []item) {
+	if !slices.ContainsFunc(batch, func(it item) bool { return it.source != batch[0].source }) {
+		s.ingest(transport, batch[0].source, batch)
+		return
+	}
+	groups := map[string][]item{}
+	var order []string
+	for _, it := range batch {
+		if _, ok := groups[it.source]; !ok {
+			order = append(order, it.source)
+		}
+		groups[it.source] = append(groups[it.source], it)
+	}
+	var wg sync.WaitGroup
+	for _, src := range order {
+		wg.Go(func() { s.ingest(transport, src, groups[src]) })
+	}
+	wg.Wait()
+}
+
+// ingest stores the items of one source, trying again while the store
+// fails, until stored or the listener gives up at Close.
+func (s *Server) ingest(transport, source string, items []item) {
+	events := make([]sitrep.AlertEvent, len(items))
+	for i := range items {
+		events[i] = items[i].ev
+	}
+	pause := 100 * time.Millisecond
+	for {
+		_, err := s.cfg.Ingester.Ingest(s.storeCtx, source, events)
+		if err == nil {
+			s.m.batch.Observe(float64(len(events)))
+			for _, it := range items {
+				s.m.stored.WithLabelValues(transport, it.format).Inc()
+			}
+			return
+		}
+		if sitrep.ErrorKind(err) == sitrep.EInvalid || s.storeCtx.Err() != nil {
+			s.m.refused.WithLabelValues(transport, reasonUnstored).Add(float64(len(events)))
+			s.limit.log(slog.LevelError, "store-lost", "syslog "+transport+": messages not stored", "source", source, "messages", len(events), "err", err)
+			return
+		}
+		s.limit.log(slog.LevelError, "store-retry", "syslog "+transport+": messages not stored yet, trying again", "source", source, "messages", len(events), "retry_in", pause, "err", err)
+		select {
+		case <-time.After(pause):
+		case <-s.storeCtx.Done():
+		}
+		pause = min(2*pause, retryMax)
+	}
+}
+
+// Close stops the listeners: it stops accepting, reads what is already in
+// the UDP socket and the TCP connections' buffers, stores it, and closes.
+// When ctx ends first (or after 30 s without a deadline), what is not yet
+// stored is counted as not stored and Close returns ctx's error.
+func (s *Server) Close(ctx context.Context) error {
+	first := false
+	s.stopOnce.Do(func() {
+		s.stopAt.Store(time.Now().UnixNano())
+		close(s.stop)
+		first = true
+	})
+	if !first {
+		return nil
+	}
+	finished := make(chan struct{})
+	go func() {
+		grace := time.NewTimer(shutdownGrace)
+		defer grace.Stop()
+		select {
+		case <-ctx.Done():
+		case <-grace.C:
+		case <-finished:
+		}
+		s.giveUp()
+	}()
+
+	s.mu.Lock()
+	udp, udpDone, tcp, tcpDone := s.udp, s.udpDone, s.tcp, s.tcpDone
+	s.mu.Unlock()
+	var errs []error
+	if tcp != nil {
+		if err := tcp.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("syslog tcp: close: %w", err))
+		}
+		<-tcpDone
+		// No new connections now: stop reading the open ones. What they
+		// buffered is still read, parsed and stored.
+		s.mu.Lock()
+		for c := range s.conns {
+			if tc, ok := c.(*net.TCPConn); ok {
+				_ = tc.CloseRead()
+			} else {
+				_ = c.SetReadDeadline(time.Now())
+			}
+		}
+		s.mu.Unlock()
+	}
+	if udp != nil {
+		_ = udp.SetReadDeadline(time.Now().Add(udpDrain))
+		<-udpDone
+		if err := udp.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("syslog udp: close: %w", err))
+		}
+	}
+	s.connWG.Wait()
+	close(finished)
+	<-s.refresher
+	s.giveUp()
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, fmt.Errorf("syslog: close: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// sourceTable is the in-memory list of syslog sources, by network.
+type sourceTable struct {
+	load  func(ctx context.Context) ([]*sitrep.Source, error)
+	limit *logLimiter
+	snap  atomic.Pointer[sourceSnapshot]
+	mu    sync.Mutex   // one load at a time
+	last  atomic.Int64 // when the last load began, in Unix nanoseconds
+}
+
+// sourceSnapshot is one load of the sources.
+type sourceSnapshot struct {
+	ranges []sourceRange // most specific first
+	any    string        // the source with no ranges, if any
+}
+
+type sourceRange struct {
+	prefix netip.Prefix
+	name   string
+}
+
+// newSnapshot indexes the syslog sources among srcs.
+func newSnapshot(srcs []*sitrep.Source) *sourceSnapshot {
+	sn := &sourceSnapshot{}
+	for _, src := range srcs {
+		if src.Kind != "syslog" {
+			continue
+		}
+		if len(src.Allow) == 0 {
+			if sn.any == "" || src.Name < sn.any {
+				sn.any = src.Name
+			}
+			continue
+		}
+		for _, a := range src.Allow {
+			if p, err := netip.ParsePrefix(a); err == nil {
+				sn.ranges = append(sn.ranges, sourceRange{prefix: p.Masked(), name: src.Name})
+			}
+		}
+	}
+	slices.SortFunc(sn.ranges, func(a, b sourceRange) int {
+		if a.prefix.Bits() != b.prefix.Bits() {
+			return b.prefix.Bits() - a.prefix.Bits()
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	return sn
+}
+
+// match returns the source of a sender: the one with the most specific
+// range containing it, else the one with no ranges.
+func (sn *sourceSnapshot) match(addr netip.Addr) (string, bool) {
+	addr = addr.Unmap().WithZone("")
+	for _, r := range sn.ranges {
+		if r.prefix.Contains(addr) {
+			return r.name, true
+		}
+	}
+	return sn.any, sn.any != ""
+}
+
+// lookup returns the source of a sender. When none claims it, the sources
+// are reloaded first if they were not in the last second; with wait (a TCP
+// connection, which can afford it) lookup waits for that second to pass, so
+// that a source just added is found.
+func (t *sourceTable) lookup(ctx context.Context, addr netip.Addr, wait bool) (string, bool) {
+	if name, ok := t.match(addr); ok {
+		return name, true
+	}
+	if wait {
+		if d := time.Until(time.Unix(0, t.last.Load()).Add(missReload)); d > 0 {
+			timer := time.NewTimer(d)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+			}
+			timer.Stop()
+		}
+	}
+	_ = t.reload(ctx, missReload)
+	return t.match(addr)
+}
+
+func (t *sourceTable) match(addr netip.Addr) (string, bool) {
+	if sn := t.snap.Load(); sn != nil {
+		return sn.match(addr)
+	}
+	return "", false
+}
+
+// reload loads the sources unless they were loaded less than fresh ago.
+// On failure the sources loaded before stay.
+func (t *sourceTable) reload(ctx context.Context, fresh time.Duration) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if fresh > 0 && time.Since(time.Unix(0, t.last.Load())) < fresh {
+		return nil
+	}
+	t.last.Store(time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	srcs, err := t.load(ctx)
+	if err != nil {
+		err = fmt.Errorf("load the alert sources: %w", err)
+		t.limit.log(slog.LevelError, "sources", "syslog: could not reload the sources; the ones loaded before stay", "err", err)
+		return err
+	}
+	t.snap.Store(newSnapshot(srcs))
+	return nil
+}
+
+// metrics of the syslog listeners.
+type metrics struct {
+	stored  *prometheus.CounterVec
+	refused *prometheus.CounterVec
+	dropped prometheus.Counter
+	conns   prometheus.Gauge
+	batch   prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		stored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitrep_syslog_messages_total",
+			Help: "Syslog messages stored as alert events, by transport (udp, tcp) and format (rfc5424, rfc3164, raw).",
+		}, []string{"transport", "format"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitrep_syslog_refused_total",
+			Help: "Syslog messages (or TCP connections) refused, by transport and reason: no_source, too_large, malformed, not_stored, too_many_connections.",
+		}, []string{"transport", "reason"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitrep_syslog_udp_dropped_total",
+			Help: "Syslog datagrams the kernel dropped because the socket's receive buffer was full (Linux).",
+		}),
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sitrep_syslog_tcp_connections",
+			Help: "Syslog TCP connections open.",
+		}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sitrep_syslog_batch_messages",
+			Help:    "Syslog messages per store call.",
+			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
+		}),
+	}
+	for _, tr := range []string{"udp", "tcp"} {
+		for _, f := range []string{format5424, format3164, formatRaw} {
+			m.stored.WithLabelValues(tr, f)
+		}
+		for _, r := range []string{reasonNoSource, reasonTooLarge, reasonBad, reasonUnstored} {
+			m.refused.WithLabelValues(tr, r)
+		}
+	}
+	m.refused.WithLabelValues("tcp", reasonConns)
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.stored, m.refused, m.dropped, m.conns, m.batch} {
+			if err := reg.Register(c); err != nil {
+				return nil, fmt.Errorf("syslog listener: register metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
+}
+
+// logLimiter logs each kind of line at most once per interval, saying how
+// many were left out since: a flood of refused packets is a line every few
+// seconds, not one per packet.
+type logLimiter struct {
+	logger *slog.Logger
+	every  time.Duration
+	mu     sync.Mutex
+	kinds  map[string]*limitState
+}
+
+type limitState struct {
+	last    time.Time
+	skipped int
+}
+
+func newLogLimiter(log *slog.Logger, every time.Duration) *logLimiter {
+	return &logLimiter{logger: log, every: every, kinds: map[string]*limitState{}}
+}
+
+func (l *logLimiter) log(level slog.Level, kind, msg string, args ...any) {
+	l.mu.Lock()
+	st := l.kinds[kind]
+	if st == nil {
+		st = &limitState{}
+		l.kinds[kind] = st
+	}
+	now := time.Now()
+	if !st.last.IsZero() && now.Sub(st.last) < l.every {
+		st.skipped++
+		l.mu.Unlock()
+		return
+	}
+	skipped := st.skipped
+	st.last, st.skipped = now, 0
+	l.mu.Unlock()
+	if skipped > 0 {
+		args = append(args, "more_not_logged", skipped)
+	}
+	l.logger.Log(context.Background(), level, msg, args...)
+}
