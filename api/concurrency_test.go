@@ -2,21 +2,14 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
-	"os"
-	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/internal/pgtest"
 	"github.com/sitrep-ir/sitrep/store/postgres"
 )
 
@@ -116,60 +109,14 @@ func testConcurrency(t *testing.T, open storeFunc) {
 }
 
 // postgresStore opens a PostgreSQL store on a fresh database of the server
-// SITREP_TEST_POSTGRES names, dropped when the test ends. Without that
-// server the test is skipped, or fails when SITREP_TEST_REQUIRE_ALL=1.
+// SITREP_TEST_POSTGRES names (see pgtest).
 func postgresStore(t testing.TB) sitrep.Store {
 	t.Helper()
-	dsn := os.Getenv("SITREP_TEST_POSTGRES")
-	if dsn == "" {
-		pgUnavailable(t, "SITREP_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		pgUnavailable(t, fmt.Sprintf("cannot reach the server in SITREP_TEST_POSTGRES: %v", err))
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "sitrep_api_test_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	s, err := postgres.Open(ctx, withDatabase(t, dsn, name), nil)
+	dsn := pgtest.FreshDatabase(t)
+	s, err := postgres.Open(context.Background(), dsn, nil)
 	if err != nil {
 		t.Fatalf("open postgres store: %v", err)
 	}
 	t.Cleanup(func() { s.Close() }) // runs before the drop: cleanups run last first
 	return s
-}
-
-func pgUnavailable(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("SITREP_TEST_REQUIRE_ALL") == "1" {
-		t.Fatalf("PostgreSQL is required (SITREP_TEST_REQUIRE_ALL=1): %s", why)
-	}
-	t.Skipf("skipping the PostgreSQL test: %s", why)
-}
-
-// withDatabase returns dsn naming database name instead of its own.
-func withDatabase(t testing.TB, dsn, name string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("SITREP_TEST_POSTGRES is not a valid URL: %v", err)
-		}
-		u.Path = "/" + name
-		return u.String()
-	}
-	return dsn + " dbname=" + name // key=value: the last setting wins
 }

@@ -2,11 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,78 +11,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/internal/pgtest"
 	"github.com/sitrep-ir/sitrep/store/postgres"
 	"github.com/sitrep-ir/sitrep/store/storetest"
 )
 
-// serverDSN returns the DSN of the test server, skipping the test when
-// there is none (and failing it when SITREP_TEST_REQUIRE_ALL=1).
-func serverDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv("SITREP_TEST_POSTGRES")
-	if dsn == "" {
-		unavailable(t, "SITREP_TEST_POSTGRES is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	return dsn
-}
+func serverDSN(t testing.TB) string { return pgtest.ServerDSN(t) }
 
-func unavailable(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("SITREP_TEST_REQUIRE_ALL") == "1" {
-		t.Fatalf("PostgreSQL is required (SITREP_TEST_REQUIRE_ALL=1): %s", why)
-	}
-	t.Skipf("skipping the PostgreSQL tests: %s", why)
-}
+func freshDatabase(t testing.TB) string { return pgtest.FreshDatabase(t) }
 
-// adminConn connects to the test server's own database, from which the
-// per-test databases are created and dropped.
-func adminConn(t testing.TB, dsn string) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		unavailable(t, fmt.Sprintf("cannot reach the server in SITREP_TEST_POSTGRES: %v", err))
-	}
-	return conn
-}
-
-// freshDatabase creates an empty database on the test server, dropped when
-// the test ends, and returns its DSN.
-func freshDatabase(t testing.TB) string {
-	t.Helper()
-	dsn := serverDSN(t)
-	admin := adminConn(t, dsn)
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "sitrep_test_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
-		t.Fatalf("create database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	return withDatabase(t, dsn, name)
-}
-
-// withDatabase returns dsn naming database name instead of its own.
-func withDatabase(t testing.TB, dsn, name string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("SITREP_TEST_POSTGRES is not a valid URL: %v", err)
-		}
-		u.Path = "/" + name
-		return u.String()
-	}
-	return dsn + " dbname=" + name // key=value: the last setting wins
-}
+func withDatabase(t testing.TB, dsn, name string) string { return pgtest.WithDatabase(t, dsn, name) }
 
 func openStore(t testing.TB, dsn string) *postgres.Store {
 	t.Helper()
@@ -130,7 +64,13 @@ func TestConformance(t *testing.T) {
 // requireServer skips (or fails) the test unless the test server answers.
 func requireServer(t testing.TB) {
 	t.Helper()
-	adminConn(t, serverDSN(t)).Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, serverDSN(t))
+	if err != nil {
+		pgtest.Unavailable(t, fmt.Sprintf("cannot reach the server in SITREP_TEST_POSTGRES: %v", err))
+	}
+	conn.Close(ctx)
 }
 
 // TestReplicasStartTogether opens several stores on one new database at

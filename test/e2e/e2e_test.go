@@ -5,15 +5,12 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/sitrep-ir/sitrep/internal/pgtest"
 )
 
 var binary string
@@ -249,47 +246,7 @@ func randomHex(n int) string {
 
 // postgresDB makes a fresh database on the test PostgreSQL server and
 // returns its URL, or skips.
-func postgresDB(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("SITREP_TEST_POSTGRES")
-	if dsn == "" {
-		if os.Getenv("SITREP_TEST_REQUIRE_ALL") == "1" {
-			t.Fatal("SITREP_TEST_POSTGRES is not set and SITREP_TEST_REQUIRE_ALL=1")
-		}
-		t.Skip("SITREP_TEST_POSTGRES is not set: skipping the PostgreSQL replicas test")
-	}
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := admin.PingContext(ctx); err != nil {
-		if os.Getenv("SITREP_TEST_REQUIRE_ALL") == "1" {
-			t.Fatalf("PostgreSQL at SITREP_TEST_POSTGRES unreachable: %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (%v): skipping", err)
-	}
-	name := "sitrep_e2e_" + randomHex(6)
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		a, err := sql.Open("pgx", dsn)
-		if err != nil {
-			return
-		}
-		defer a.Close()
-		a.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+func postgresDB(t *testing.T) string { return pgtest.FreshDatabase(t) }
 
 // TestReplicasOnPostgres runs two `sitrep serve` processes on one PostgreSQL
 // database, as behind a load balancer, and has responders write to the same
