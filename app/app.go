@@ -65,6 +65,7 @@ type App struct {
 	registry   *prometheus.Registry
 	handler    http.Handler
 	adminToken string
+	web        *webParts
 	ingester   *ingest.Ingester
 
 	mu     sync.Mutex
@@ -123,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("the %s store keeps no alerts", redactDB(cfg.DB))
 	}
 	a.ingester = ingest.New(alerts, ingest.Options{Logger: cfg.Logger, Clock: cfg.Clock})
-	a.handler = api.New(api.Config{
+	apiHandler := api.New(api.Config{
 		Service:   a.svc,
 		Logger:    cfg.Logger.With("component", "api"),
 		Registry:  a.registry,
@@ -131,6 +132,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		PublicURL: cfg.PublicURL,
 		Ingester:  a.ingester,
 	})
+	if a.handler, err = a.mountWeb(apiHandler); err != nil {
+		a.ingester.Close()
+		store.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -216,6 +222,7 @@ func (a *App) Stop(ctx context.Context) error {
 	srv := a.srv
 	a.mu.Unlock()
 	var errs []error
+	a.stopWeb() // live event streams end first: Shutdown waits for them
 	if srv != nil {
 		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down http: %w", err))

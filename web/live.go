@@ -1,0 +1,278 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sitrep-ir/sitrep"
+)
+
+// Hub tells the open pages that an incident changed. Service.Appended
+// calls Publish after every commit; each page's event stream subscribes to
+// one incident (or, for the board, to all) and, when told, fetches what it
+// is missing from the server, so the stream itself carries only sequence
+// numbers and no one's rendering is duplicated in JavaScript.
+//
+// A replica sees only its own appends. Until the replicas share a feed
+// (PostgreSQL LISTEN/NOTIFY), the hub also polls the store every
+// PollInterval for incidents with subscribers: one query per watched
+// incident (the entry after the last seq it knows) and, while a board is
+// open, one listing, however many pages are open.
+type Hub struct {
+	store sitrep.Store
+	log   *slog.Logger
+	poll  time.Duration
+
+	mu     sync.Mutex
+	subs   map[string]map[*Subscription]struct{} // by incident ID; "" is the board
+	seqs   map[string]int64                      // the latest seq known per incident
+	board  string                                // fingerprint of the open incidents, for polling
+	closed bool
+	done   chan struct{}
+}
+
+// PollInterval is how often the hub checks the store for changes made by
+// other replicas.
+const PollInterval = 2 * time.Second
+
+// NewHub returns a hub that polls store every poll (PollInterval if 0) once
+// Run is called.
+func NewHub(store sitrep.Store, logger *slog.Logger, poll time.Duration) *Hub {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if poll <= 0 {
+		poll = PollInterval
+	}
+	return &Hub{store: store, log: logger, poll: poll, subs: map[string]map[*Subscription]struct{}{},
+		seqs: map[string]int64{}, done: make(chan struct{})}
+}
+
+// Subscription is one open page's interest in an incident, or in every
+// incident ("" for the board).
+type Subscription struct {
+	hub      *Hub
+	incident string
+	c        chan struct{}
+}
+
+// C is signalled when the incident changed. Signals coalesce: a page that
+// was busy gets one, and fetches everything it missed.
+func (s *Subscription) C() <-chan struct{} { return s.c }
+
+// Done is closed when the hub closes.
+func (s *Subscription) Done() <-chan struct{} { return s.hub.done }
+
+// Close ends the subscription.
+func (s *Subscription) Close() {
+	h := s.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if set := h.subs[s.incident]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(h.subs, s.incident)
+		}
+	}
+}
+
+// Subscribe follows incident ("" for every incident).
+func (h *Hub) Subscribe(incident string) *Subscription {
+	s := &Subscription{hub: h, incident: incident, c: make(chan struct{}, 1)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	set := h.subs[incident]
+	if set == nil {
+		set = map[*Subscription]struct{}{}
+		h.subs[incident] = set
+	}
+	set[s] = struct{}{}
+	return s
+}
+
+// Subscribers returns how many subscriptions are open.
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, set := range h.subs {
+		n += len(set)
+	}
+	return n
+}
+
+// Publish tells the subscribers of the entries' incidents, and the boards,
+// that they changed. It never blocks.
+func (h *Hub) Publish(entries []sitrep.Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	changed := map[string]bool{}
+	for i := range entries {
+		e := &entries[i]
+		if e.Seq > h.seqs[e.IncidentID] {
+			h.seqs[e.IncidentID] = e.Seq
+		}
+		changed[e.IncidentID] = true
+	}
+	for id := range changed {
+		h.signal(id)
+	}
+	h.signal("")
+}
+
+// signal wakes incident's subscribers; the caller holds h.mu.
+func (h *Hub) signal(incident string) {
+	for s := range h.subs[incident] {
+		select {
+		case s.c <- struct{}{}:
+		default: // one signal is pending already
+		}
+	}
+}
+
+// Run polls the store for changes made elsewhere until ctx ends or the hub
+// closes.
+func (h *Hub) Run(ctx context.Context) {
+	t := time.NewTicker(h.poll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.done:
+			return
+		case <-t.C:
+			h.pollOnce(ctx)
+		}
+	}
+}
+
+// pollOnce checks each watched incident for an entry past the last known
+// one, and the open incidents for a change when a board is watching.
+func (h *Hub) pollOnce(ctx context.Context) {
+	h.mu.Lock()
+	watched := map[string]int64{}
+	board := false
+	for id := range h.subs {
+		if id == "" {
+			board = true
+			continue
+		}
+		watched[id] = h.seqs[id]
+	}
+	h.mu.Unlock()
+	for id, seq := range watched {
+		es, err := h.store.Entries(ctx, id, seq, 1)
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Warn("poll for live updates", "incident", id, "err", err)
+			}
+			continue
+		}
+		if len(es) > 0 {
+			h.mu.Lock()
+			if es[0].Seq > h.seqs[id] {
+				// The page fetches everything after its own seq; the hub
+				// only needs to know it moved.
+				h.seqs[id] = es[0].Seq
+				h.signal(id)
+			}
+			h.mu.Unlock()
+		}
+	}
+	if board {
+		incs, err := h.store.Incidents(ctx, sitrep.IncidentFilter{Open: true})
+		if err != nil {
+			if ctx.Err() == nil {
+				h.log.Warn("poll the board for live updates", "err", err)
+			}
+			return
+		}
+		var sum int64
+		for _, inc := range incs {
+			sum += inc.Seq
+		}
+		fp := strconv.Itoa(len(incs)) + ":" + strconv.FormatInt(sum, 10)
+		h.mu.Lock()
+		if h.board != "" && h.board != fp {
+			h.signal("")
+		}
+		h.board = fp
+		h.mu.Unlock()
+	}
+}
+
+// Close ends every subscription's stream and stops Run.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		close(h.done)
+	}
+}
+
+// heartbeat keeps idle event streams open through proxies.
+const heartbeat = 25 * time.Second
+
+// stream serves an event stream to one page: an event "change" whenever
+// sub is signalled (and once at the start, so a page that loaded before a
+// change catches up), until the client goes or the hub closes.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *Subscription) error {
+	defer sub.Close()
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	send := func(msg string) error {
+		if _, err := fmt.Fprint(w, msg); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if err := send("retry: 3000\n\nevent: change\ndata: start\n\n"); err != nil {
+		return nil // the client went away
+	}
+	beat := time.NewTicker(heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-sub.Done():
+			return nil
+		case <-beat.C:
+			if send(": still here\n\n") != nil {
+				return nil
+			}
+		case <-sub.C():
+			if send("event: change\ndata: change\n\n") != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// boardEvents streams the board's changes.
+func (s *Server) boardEvents(w http.ResponseWriter, r *http.Request, _ *sitrep.User) error {
+	return s.stream(w, r, s.hub.Subscribe(""))
+}
+
+// incidentEvents streams one incident's changes to someone who may see it.
+func (s *Server) incidentEvents(w http.ResponseWriter, r *http.Request, u *sitrep.User) error {
+	inc, err := s.svc.Incident(r.Context(), u, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return s.stream(w, r, s.hub.Subscribe(inc.ID))
+}
