@@ -1,0 +1,258 @@
+package web_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/app"
+	"github.com/sitrep-ir/sitrep/client"
+)
+
+// chromium finds the browser the tests drive (Debian's chromium). Without
+// one the test skips, unless SITREP_TEST_REQUIRE_ALL=1.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("SITREP_TEST_REQUIRE_ALL") == "1" {
+		t.Fatal("Chromium is required (SITREP_TEST_REQUIRE_ALL=1): install Debian's chromium")
+	}
+	t.Skip("no Chromium on PATH: install Debian's chromium to run the browser tests")
+	return ""
+}
+
+// page is one signed-in person's browser: its own cookies.
+type page struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+}
+
+func (p *page) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	if err := chromedp.Do(p.ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval runs JavaScript in the page and returns its value.
+func eval[T any](p *page, what, js string) T {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// waitFor polls a JavaScript condition until it holds.
+func (p *page) waitFor(what, js string) {
+	p.t.Helper()
+	if _, err := chromedp.Run(p.ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(15*time.Second))); err != nil {
+		p.t.Fatalf("waiting for %s: %v", what, err)
+	}
+}
+
+func (p *page) text(sel string) string {
+	p.t.Helper()
+	s, err := chromedp.Run(p.ctx, chromedp.Text(sel))
+	if err != nil {
+		p.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+func (p *page) signIn(name, pw string) {
+	p.t.Helper()
+	p.do("sign in as "+name,
+		chromedp.Navigate(p.base+"/"),
+		chromedp.WaitVisible("#password"),
+		chromedp.SendKeys("#name", name),
+		chromedp.SendKeys("#password", pw),
+		chromedp.Submit("#password"),
+		chromedp.WaitVisible("#me"),
+	)
+}
+
+// TestInTheBrowser drives the command post in Chromium against the real
+// server: sign in, declare, watch the board and the incident page follow
+// what others do through the API without a reload, see only the buttons
+// one may use, have a forged post refused with the rule's words, and run a
+// transfer of command through its offer, acceptance and acknowledgements.
+func TestInTheBrowser(t *testing.T) {
+	exe := chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	srv, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "sitrep.db"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Stop(stopCtx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	}()
+	base := srv.URL()
+	admin := client.New(base, srv.AdminToken())
+	for _, name := range []string{"ada", "bob"} {
+		if _, err := admin.CreateUser(ctx, name, sitrep.OrgResponder, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.SetPassword(ctx, name, name+" passphrase"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tok, err := admin.CreateToken(ctx, "bob", "tests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobAPI := client.New(base, tok.Secret)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	if err := chromedp.Do(browser); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
+	adaCtx, cancelAda := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer cancelAda()
+	bobCtx, cancelBob := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	defer cancelBob()
+	ada := &page{t: t, ctx: adaCtx, base: base}
+	bob := &page{t: t, ctx: bobCtx, base: base}
+
+	// Sign in and declare.
+	ada.signIn("ada", "ada passphrase")
+	ada.do("declare",
+		chromedp.Click(`a[href="/declare"]`),
+		chromedp.WaitVisible("#title"),
+		chromedp.SendKeys("#title", "Ransomware on FIN-LAPTOP-7"),
+		chromedp.SetValue("#severity", "2"),
+		chromedp.Submit("#title"),
+		chromedp.WaitVisible("#command"),
+	)
+	if got := ada.text("#command"); got != "ada" {
+		t.Fatalf("Command of the declared incident: %q", got)
+	}
+	first := strings.TrimPrefix(eval[string](ada, "location", "location.pathname"), "/incidents/")
+
+	// The board follows a declaration made by someone else, without a reload.
+	ada.do("open the board", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`tr[data-id="`+first+`"]`))
+	ada.waitFor("the board to go live", `document.querySelector("[data-live-status]").textContent === "Live"`)
+	eval[bool](ada, "mark the page", "window.notReloaded = true")
+	res, err := bobAPI.Declare(ctx, sitrep.DeclareInput{Title: "Phishing wave", Severity: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := res.Incident.ID
+	ada.waitFor("the new incident on the board", `document.querySelector('tr[data-id="`+second+`"]') !== null`)
+	rows := eval[[]string](ada, "board order", `Array.from(document.querySelectorAll("tr[data-id]")).map(r => r.dataset.id)`)
+	if strings.Join(rows, " ") != second+" "+first {
+		t.Errorf("board rows %v, want the severity 1 incident first", rows)
+	}
+	if !eval[bool](ada, "still the same page", "window.notReloaded === true") {
+		t.Errorf("the board reloaded instead of updating")
+	}
+
+	// The incident page follows a note added through the API.
+	ada.do("open the incident", chromedp.Navigate(base+"/incidents/"+first), chromedp.WaitVisible("#timeline"))
+	ada.waitFor("the incident page to go live", `document.querySelector("[data-live-status]").textContent === "Live"`)
+	eval[bool](ada, "mark the page", "window.notReloaded = true")
+	if _, err := bobAPI.CheckIn(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bobAPI.AddNote(ctx, first, "EDR shows a LockBit variant"); err != nil {
+		t.Fatal(err)
+	}
+	ada.waitFor("the note on the timeline", `document.getElementById("timeline").textContent.includes("EDR shows a LockBit variant")`)
+	ada.waitFor("bob on scene", `document.querySelector('tr[data-user="bob"]') !== null`)
+	if !eval[bool](ada, "still the same page", "window.notReloaded === true") {
+		t.Errorf("the incident page reloaded instead of updating")
+	}
+	if !eval[bool](ada, "assign form", `document.getElementById("assign-form") !== null`) {
+		t.Errorf("Command sees no assign form")
+	}
+
+	// A responder without command sees no assign button, and a forged post
+	// is refused with the rule's words.
+	bob.signIn("bob", "bob passphrase")
+	bob.do("open the incident", chromedp.Navigate(base+"/incidents/"+first), chromedp.WaitVisible("#timeline"))
+	if eval[bool](bob, "assign form", `document.getElementById("assign-form") !== null || document.getElementById("transfer-form") !== null`) {
+		t.Errorf("bob, not Command, sees the assign or transfer form")
+	}
+	if !eval[bool](bob, "note form", `document.getElementById("note-text") !== null`) {
+		t.Errorf("bob, on scene, cannot add a note")
+	}
+	eval[bool](bob, "forge a post", `(() => {
+		const f = document.createElement("form");
+		f.method = "post";
+		f.action = "/incidents/`+first+`/assign";
+		for (const [k, v] of [["role", "operations"], ["user", "bob"]]) {
+			const i = document.createElement("input");
+			i.type = "hidden"; i.name = k; i.value = v;
+			f.appendChild(i);
+		}
+		document.body.appendChild(f);
+		f.submit();
+		return true;
+	})()`)
+	bob.do("the refusal", chromedp.WaitVisible("#error-text"))
+	if got := bob.text("#error-text"); !strings.Contains(got, "only Command (ada) may assign roles on "+first) {
+		t.Errorf("the forged post's refusal: %q", got)
+	}
+
+	// Transfer of command. What ada types is kept while the page updates.
+	bob.do("back to the incident", chromedp.Navigate(base+"/incidents/"+first), chromedp.WaitVisible("#timeline"))
+	bob.waitFor("bob's page to go live", `document.querySelector("[data-live-status]").textContent === "Live"`)
+	ada.do("start a briefing", chromedp.SendKeys("#transfer-briefing", "Laptop isolated; "))
+	if _, err := bobAPI.AddNote(ctx, first, "Backups are intact"); err != nil {
+		t.Fatal(err)
+	}
+	ada.waitFor("the second note", `document.getElementById("timeline").textContent.includes("Backups are intact")`)
+	if got := eval[string](ada, "briefing", `document.getElementById("transfer-briefing").value`); got != "Laptop isolated; " {
+		t.Errorf("the briefing being typed was %q after the update, want it kept", got)
+	}
+	ada.do("offer command",
+		chromedp.SendKeys("#transfer-briefing", "reimage pending"),
+		chromedp.SetValue("#transfer-to", "bob"),
+		chromedp.Click("#transfer"),
+		chromedp.WaitVisible("#offer-to"),
+	)
+	bob.waitFor("the offer on bob's page", `document.getElementById("accept") !== null`)
+	if got := bob.text(".transfer .briefing"); got != "Laptop isolated; reimage pending" {
+		t.Errorf("bob sees the briefing %q", got)
+	}
+	bob.do("accept command", chromedp.Click("#accept"), chromedp.WaitVisible("#ack-pending"))
+	if got := bob.text("#command"); got != "bob" {
+		t.Errorf("Command after accepting: %q", got)
+	}
+	if got := bob.text("#ack-pending"); !strings.Contains(got, "ada") {
+		t.Errorf("bob's page should list ada as not acknowledged: %q", got)
+	}
+	ada.waitFor("the acknowledge button on ada's page", `document.getElementById("ack") !== null`)
+	ada.do("acknowledge", chromedp.Click("#ack"), chromedp.WaitVisible("#ack-complete"))
+	bob.waitFor("everyone acknowledged, on bob's page", `document.getElementById("ack-complete") !== null`)
+	if eval[bool](ada, "assign form", `document.getElementById("assign-form") !== null`) {
+		t.Errorf("ada, no longer Command, still sees the assign form")
+	}
+}
