@@ -96,6 +96,7 @@ Client commands talk to a sitrep server: --server or SITREP_SERVER
 	add("work", c.taskCmd(), c.noteCmd(), c.updateCmd(), c.assetCmd())
 	add("record", c.timelineCmd(), c.verifyCmd(), c.reportCmd())
 	add("admin", newServeCmd(), c.userCmd(), c.tokenCmd(), c.whoamiCmd(), c.versionCmd())
+	add("admin", c.benchCmd())
 	root.SetHelpCommandGroupID("admin")
 	root.SetCompletionCommandGroupID("admin")
 	// A Use line that shows its flags where they go needs no "[flags]".

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -21,13 +22,29 @@ var _ sitrep.AlertStore = (*Store)(nil)
 const (
 	qInsertSource = `INSERT INTO sources (name, kind, key_hash, allow, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)`
 	qDeleteSource = `DELETE FROM sources WHERE name = ?`
-	// qUpsertAlert opens an alert or counts on the open one with the same
-	// key. The conflict target repeats the WHERE of the partial unique index
-	// alerts_open_key, so resolved alerts never conflict. An open alert's
-	// count is at least 1, so the returned count equals the inserted one
-	// only when the row is new.
-	qUpsertAlert = `INSERT INTO alerts (source, dedup_key, status, triage, severity, summary, labels, count, first_seen, last_seen, samples)
-		VALUES (?, ?, 'firing', 'pending', ?, ?, ?, ?, ?, ?, ?)
+	qAckAlert     = `UPDATE alerts SET status = 'acknowledged'
+		WHERE source = ? AND dedup_key = ? AND status <> 'resolved' RETURNING id`
+	qResolveAlert = `UPDATE alerts SET status = 'resolved', resolved_at = ?
+		WHERE source = ? AND dedup_key = ? AND status <> 'resolved' RETURNING id`
+	qSetTriage = `UPDATE alerts SET triage = ?, incident_id = ? WHERE id = ? AND (? = '' OR triage = ?)`
+)
+
+// upsertAlerts returns the statement that opens n alerts or counts on the
+// open ones with the same keys, in one statement (the keys must differ).
+// The conflict target repeats the WHERE of the partial unique index
+// alerts_open_key, so resolved alerts never conflict. An open alert's count
+// is at least 1, so a returned count equals the inserted one only when the
+// row is new.
+func upsertAlerts(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO alerts (source, dedup_key, status, triage, severity, summary, labels, count, first_seen, last_seen, samples) VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(?, ?, 'firing', 'pending', ?, ?, ?, ?, ?, ?, ?)`)
+	}
+	b.WriteString(`
 		ON CONFLICT (source, dedup_key) WHERE status <> 'resolved' DO UPDATE SET
 			count = alerts.count + excluded.count,
 			last_seen = max(alerts.last_seen, excluded.last_seen),
@@ -36,20 +53,29 @@ const (
 				ELSE min(alerts.severity, excluded.severity) END,
 			samples = CASE WHEN excluded.samples = '[]' THEN alerts.samples
 				ELSE ` + samplesFunc + `(alerts.samples, excluded.samples) END
-		RETURNING id, count`
-	qAckAlert = `UPDATE alerts SET status = 'acknowledged'
-		WHERE source = ? AND dedup_key = ? AND status <> 'resolved' RETURNING id`
-	qResolveAlert = `UPDATE alerts SET status = 'resolved', resolved_at = ?
-		WHERE source = ? AND dedup_key = ? AND status <> 'resolved' RETURNING id`
-	qSetTriage = `UPDATE alerts SET triage = ?, incident_id = ? WHERE id = ? AND (? = '' OR triage = ?)`
-)
+		RETURNING source, dedup_key, id, count`)
+	return b.String()
+}
+
+// upsertSizes are the row counts of the prepared upsert statements, largest
+// first: a batch's new keys go in as few statements as these make. One
+// statement of many rows costs far less than as many statements of one
+// (each statement opens and closes a cursor on the table and each index).
+var upsertSizes = []int{128, 16, 1}
+
+// qUpsertAlerts holds the upsert statement of each of upsertSizes.
+var qUpsertAlerts = map[int]string{}
 
 // samplesFunc is the SQL function that merges an open alert's samples with
 // a batch's, in Go (sitrep.MergeAlertSamples), so that both follow one rule.
 const samplesFunc = "sitrep_alert_samples"
 
 func init() {
-	writeQueries = append(writeQueries, qInsertSource, qDeleteSource, qUpsertAlert, qAckAlert, qResolveAlert, qSetTriage)
+	writeQueries = append(writeQueries, qInsertSource, qDeleteSource, qAckAlert, qResolveAlert, qSetTriage)
+	for _, n := range upsertSizes {
+		qUpsertAlerts[n] = upsertAlerts(n)
+		writeQueries = append(writeQueries, qUpsertAlerts[n])
+	}
 	// The driver adds the function to every connection it opens.
 	if err := sqlite.RegisterDeterministicScalarFunction(samplesFunc, 2, sqlMergeSamples); err != nil {
 		panic(fmt.Sprintf("register %s: %v", samplesFunc, err))
@@ -151,7 +177,8 @@ func scanSource(row scanner) (*sitrep.Source, error) {
 
 // IngestAlerts stores a batch of events in one transaction. Triggers of one
 // key are collapsed into one upsert first (see sitrep.PlanIngest), so that a
-// storm costs one row write per batch, not one per event. The one write
+// storm costs one row write per batch, not one per event, and the upserts
+// of different keys go in statements of many rows. The one write
 // connection makes the transaction the only writer, so its reads and
 // writes of a key cannot interleave with another's.
 func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitrep.IngestResult, error) {
@@ -167,31 +194,19 @@ func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitr
 		return nil, fmt.Errorf("ingest %d alert events: begin: %w", len(batch), err)
 	}
 	defer tx.Rollback()
-	upsert, ack, resolve, err := s.ingestStmts(ctx, tx)
-	if err != nil {
-		return nil, fmt.Errorf("ingest %d alert events: %w", len(batch), err)
-	}
+	w := &ingestWriter{s: s, tx: tx, inRows: map[opKey]bool{}}
 	for _, op := range plan.Ops {
-		var id int64
-		switch op.Action {
-		case sitrep.ActionTrigger:
-			var count int64
-			err = upsert.QueryRowContext(ctx, op.Source, op.Key, op.Severity, op.Summary, op.Labels, op.Count,
-				op.First.UnixMicro(), op.Last.UnixMicro(), op.Samples).Scan(&id, &count)
-			op.Inserted = count == op.Count
-		case sitrep.ActionAcknowledge:
-			err = ack.QueryRowContext(ctx, op.Source, op.Key).Scan(&id)
-		case sitrep.ActionResolve:
-			err = resolve.QueryRowContext(ctx, op.Last.UnixMicro(), op.Source, op.Key).Scan(&id)
+		if op.Action == sitrep.ActionTrigger {
+			err = w.upsert(ctx, op)
+		} else {
+			err = w.change(ctx, op)
 		}
-		switch {
-		case op.Action != sitrep.ActionTrigger && errors.Is(err, sql.ErrNoRows):
-			op.Ignored = true
-		case err != nil:
-			return nil, fmt.Errorf("ingest %d alert events: %s %s/%.40q: %w", len(batch), op.Action, op.Source, op.Key, err)
-		default:
-			op.AlertID = id
+		if err != nil {
+			return nil, fmt.Errorf("ingest %d alert events: %w", len(batch), err)
 		}
+	}
+	if err := w.flush(ctx); err != nil {
+		return nil, fmt.Errorf("ingest %d alert events: %w", len(batch), err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("ingest %d alert events: commit: %w", len(batch), err)
@@ -199,17 +214,124 @@ func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitr
 	return plan.Results(), nil
 }
 
-// ingestStmts returns the ingest statements bound to tx.
-func (s *Store) ingestStmts(ctx context.Context, tx *sql.Tx) (upsert, ack, resolve *sql.Stmt, err error) {
-	var st [3]*sql.Stmt
-	for i, q := range []string{qUpsertAlert, qAckAlert, qResolveAlert} {
-		p, err := s.ws.get(ctx, q)
-		if err != nil {
-			return nil, nil, nil, err
+type opKey struct{ source, key string }
+
+// ingestWriter runs a batch's writes in its transaction. Triggers wait in
+// rows until a statement of many rows takes them; a key already waiting, or
+// an acknowledge or resolve, writes what waits first, so that each key's
+// writes keep their order.
+type ingestWriter struct {
+	s      *Store
+	tx     *sql.Tx
+	rows   []*sitrep.IngestOp
+	inRows map[opKey]bool
+	args   []any
+}
+
+func (w *ingestWriter) upsert(ctx context.Context, op *sitrep.IngestOp) error {
+	k := opKey{op.Source, op.Key}
+	if w.inRows[k] {
+		if err := w.flush(ctx); err != nil {
+			return err
 		}
-		st[i] = tx.StmtContext(ctx, p)
 	}
-	return st[0], st[1], st[2], nil
+	w.rows = append(w.rows, op)
+	w.inRows[k] = true
+	if len(w.rows) == upsertSizes[0] {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+// flush upserts the waiting rows.
+func (w *ingestWriter) flush(ctx context.Context) error {
+	rows := w.rows
+	for len(rows) > 0 {
+		n := upsertSizes[len(upsertSizes)-1]
+		for _, size := range upsertSizes {
+			if size <= len(rows) {
+				n = size
+				break
+			}
+		}
+		if err := w.upsertRows(ctx, rows[:n]); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	w.rows = w.rows[:0]
+	clear(w.inRows)
+	return nil
+}
+
+// upsertRows runs the upsert statement of len(ops) rows.
+func (w *ingestWriter) upsertRows(ctx context.Context, ops []*sitrep.IngestOp) error {
+	st, err := w.s.ws.get(ctx, qUpsertAlerts[len(ops)])
+	if err != nil {
+		return err
+	}
+	w.args = w.args[:0]
+	for _, op := range ops {
+		w.args = append(w.args, op.Source, op.Key, op.Severity, op.Summary, op.Labels, op.Count,
+			op.First.UnixMicro(), op.Last.UnixMicro(), op.Samples)
+	}
+	rows, err := w.tx.StmtContext(ctx, st).QueryContext(ctx, w.args...)
+	if err != nil {
+		return fmt.Errorf("upsert %d alerts: %w", len(ops), err)
+	}
+	defer rows.Close()
+	// SQLite returns the rows of an INSERT in the order of its VALUES,
+	// but does not promise it: each row is matched by its key.
+	n := 0
+	for ; rows.Next(); n++ {
+		var source, key string
+		var id, count int64
+		if err := rows.Scan(&source, &key, &id, &count); err != nil {
+			return fmt.Errorf("upsert %d alerts: %w", len(ops), err)
+		}
+		op := ops[min(n, len(ops)-1)]
+		if op.Source != source || op.Key != key {
+			i := slices.IndexFunc(ops, func(o *sitrep.IngestOp) bool { return o.Source == source && o.Key == key })
+			if i < 0 {
+				return fmt.Errorf("upsert %d alerts: a returned row has key %s/%.40q, which was not written", len(ops), source, key)
+			}
+			op = ops[i]
+		}
+		op.AlertID, op.Inserted = id, count == op.Count
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("upsert %d alerts: %w", len(ops), err)
+	}
+	if n != len(ops) {
+		return fmt.Errorf("upsert %d alerts: %d rows returned", len(ops), n)
+	}
+	return nil
+}
+
+// change acknowledges or resolves the open alert of op's key, once the
+// triggers before it are written.
+func (w *ingestWriter) change(ctx context.Context, op *sitrep.IngestOp) error {
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
+	q, args := qAckAlert, []any{op.Source, op.Key}
+	if op.Action == sitrep.ActionResolve {
+		q, args = qResolveAlert, []any{op.Last.UnixMicro(), op.Source, op.Key}
+	}
+	st, err := w.s.ws.get(ctx, q)
+	if err != nil {
+		return err
+	}
+	var id int64
+	switch err := w.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...).Scan(&id); {
+	case errors.Is(err, sql.ErrNoRows):
+		op.Ignored = true
+	case err != nil:
+		return fmt.Errorf("%s %s/%.40q: %w", op.Action, op.Source, op.Key, err)
+	default:
+		op.AlertID = id
+	}
+	return nil
 }
 
 const selectAlerts = `SELECT id, source, dedup_key, status, triage, severity, summary, labels, count,
