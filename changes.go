@@ -35,6 +35,8 @@ func init() {
 		func() Change { return &ReportEdited{} },
 		func() Change { return &Refused{} },
 		func() Change { return &AlertAttached{} },
+		func() Change { return &PlanApplied{} },
+		func() Change { return &ChecklistOpened{} },
 	)
 }
 
@@ -460,6 +462,9 @@ type AlertAttached struct {
 	Summary  string `json:"summary"`
 	Severity int    `json:"severity"`
 	Count    int64  `json:"count"`
+	// FirstSeen is when the alert was first seen: a plan's declare target
+	// runs from the first alert.
+	FirstSeen time.Time `json:"first_seen,omitzero"`
 }
 
 func (*AlertAttached) Type() string { return "alert.attached" }

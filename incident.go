@@ -103,6 +103,7 @@ type Incident struct {
 	Communications []Communication `json:"communications"`
 	Report         ReportFields    `json:"report"`
 	Alerts         []AttachedAlert `json:"alerts"`
+	Plan           *IncidentPlan   `json:"plan,omitempty"`
 	PhaseChangedAt time.Time       `json:"phase_changed_at"`
 	ClosedAt       *time.Time      `json:"closed_at,omitempty"`
 	Seq            int64           `json:"seq"`

@@ -109,6 +109,8 @@ func narrate(e *Entry) string {
 		return fmt.Sprintf("%s %s found involved.", c.Kind, c.Name)
 	case *AlertAttached:
 		return fmt.Sprintf("Alert from %s: %s", c.Source, c.Summary)
+	case *PlanApplied:
+		return fmt.Sprintf("The response followed the plan %q (%s, version %s).", c.Title, c.Name, c.version())
 	case *NoteAdded:
 		return fmt.Sprintf("%s: %s", e.Actor, c.Text)
 	}
@@ -217,6 +219,10 @@ func Describe(e *Entry) string {
 		return fmt.Sprintf("REFUSED %s (%s): %s", c.Action, c.Rule, c.Message)
 	case *AlertAttached:
 		return fmt.Sprintf("alert %d from %s attached (seen %d×): %s", c.AlertID, c.Source, c.Count, c.Summary)
+	case *PlanApplied:
+		return c.describe()
+	case *ChecklistOpened:
+		return c.describe()
 	}
 	return e.Type
 }

@@ -96,6 +96,16 @@ func describedScenario(t testing.TB) ([]Entry, []string) {
 		t.Fatal(err)
 	}
 	want = append(want, "REFUSED assign (freelancing): only Command may assign roles")
+	// A plan is applied by the Service at declaration, outside any command.
+	if err := a.add(&PlanApplied{Name: "malware", Title: "Single malware infection", SHA256: strings.Repeat("ab", 32),
+		Positions: []Position{{Role: RoleOperations, Severity: 2}}, Tasks: []PlanTask{{Phase: PhaseIdentification, Title: "isolate", Section: RoleOperations, Severity: 4}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := openChecklist(a); err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, "plan malware applied (sha256:abababababab); positions to staff: operations; 1 checklist task",
+		"plan checklist for identification: 1 task", "task 2 in operations: isolate")
 	return append(s.entries, a.entries...), want
 }
 

@@ -731,7 +731,7 @@ func (c AttachAlert) decide(inc *Incident, _ *User, a *appender) error {
 		}
 	}
 	al := c.Alert
-	return a.add(&AlertAttached{AlertID: al.ID, Source: al.Source, DedupKey: al.DedupKey, Summary: al.Summary, Severity: al.Severity, Count: al.Count})
+	return a.add(&AlertAttached{AlertID: al.ID, Source: al.Source, DedupKey: al.DedupKey, Summary: al.Summary, Severity: al.Severity, Count: al.Count, FirstSeen: al.FirstSeen})
 }
 
 func ruleSuffix(rule string) string {

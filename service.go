@@ -17,6 +17,9 @@ type Service struct {
 	// Appended, when set, is called after each commit with the entries it
 	// wrote, in order: live views and notifications follow it.
 	Appended func(entries []Entry)
+	// Plans, when set, gives the pre-incident plan applied to each
+	// incident declared of a kind one answers (see plans.go).
+	Plans Plans
 }
 
 // NewService returns a Service on store with the system clock.
@@ -63,6 +66,7 @@ func (s *Service) Declare(ctx context.Context, actor *User, in DeclareInput) (*I
 	if in.Kind == "" {
 		in.Kind = DefaultKind
 	}
+	spec := s.planDefaults(&in)
 	if in.Severity == 0 {
 		in.Severity = DefaultSeverity
 	}
@@ -90,6 +94,9 @@ func (s *Service) Declare(ctx context.Context, actor *User, in DeclareInput) (*I
 		inc = &Incident{ID: FormatID(at.Year(), number)}
 		a := &appender{inc: inc, actor: actor.Name, at: at}
 		if err := a.add(&Declared{Title: in.Title, Kind: in.Kind, Severity: in.Severity, Confidential: in.Confidential, Exercise: in.Exercise, GroupKey: in.GroupKey, Rule: in.Rule}); err != nil {
+			return nil, nil, err
+		}
+		if err := applyPlan(a, spec); err != nil {
 			return nil, nil, err
 		}
 		entries = a.entries
@@ -194,6 +201,9 @@ func (s *Service) Do(ctx context.Context, actor *User, id string, cmd Command) (
 		}
 		a := &appender{inc: inc, actor: actor.Name, at: now(s.Clock)}
 		if err := cmd.decide(inc, actor, a); err != nil {
+			return nil, err
+		}
+		if err := openChecklist(a); err != nil { // a phase change opens that phase's checklist
 			return nil, err
 		}
 		result, entries = inc, a.entries

@@ -89,6 +89,7 @@ func Apply(inc *Incident, e *Entry) error {
 	if err := c.apply(inc, e); err != nil {
 		return fmt.Errorf("entry %d (%s): %w", e.Seq, e.Type, err)
 	}
+	trackTargets(inc, c, e)
 	inc.Seq = e.Seq
 	inc.Head = e.Hash
 	inc.UpdatedAt = e.At
