@@ -29,12 +29,21 @@ With no flags it listens on 127.0.0.1:8080 and keeps everything in the
 SQLite file ./sitrep.db, created on first start. On that first start it
 creates the administrator and prints its API token once.
 
+Alerts come in over HTTP on the same address. The syslog and SMTP
+listeners are opt-in: --syslog-udp, --syslog-tcp and --smtp take an address
+each (HOST:PORT). Syslog senders are told apart by their network (the
+--allow ranges of sources of kind syslog), e-mail by the recipient: mail to
+KEY@any.domain, KEY being an e-mail source's key. Neither listener has TLS
+or a login of its own: bind them to a network only senders of alerts reach.
+
 Every flag can also be set by an environment variable: SITREP_ADDR,
-SITREP_DB, SITREP_PLANS, SITREP_PUBLIC_URL, SITREP_LOG_LEVEL, SITREP_LOG_FORMAT.
+SITREP_DB, SITREP_PLANS, SITREP_PUBLIC_URL, SITREP_SYSLOG_UDP,
+SITREP_SYSLOG_TCP, SITREP_SMTP, SITREP_LOG_LEVEL, SITREP_LOG_FORMAT.
 SITREP_BOOTSTRAP_TOKEN sets the administrator's first token instead of a
 random one (for automation).`,
 		Example: `  sitrep serve
-  sitrep serve --addr 0.0.0.0:8080 --db postgres://sitrep@db.internal/sitrep`,
+  sitrep serve --addr 0.0.0.0:8080 --db postgres://sitrep@db.internal/sitrep
+  sitrep serve --syslog-udp 0.0.0.0:514 --syslog-tcp 0.0.0.0:514 --smtp 0.0.0.0:2525`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := bindEnv(cmd.Flags()); err != nil {
@@ -54,6 +63,9 @@ random one (for automation).`,
 	f.StringVar(&cfg.DB, "db", app.DefaultDB, "store: sqlite:PATH or postgres://USER@HOST/DB")
 	f.StringVar(&cfg.Plans, "plans", "./plans", "directory of pre-incident plans")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "base URL senders and browsers reach this server at, when not the listen address")
+	f.StringVar(&cfg.SyslogUDP, "syslog-udp", "", "syslog UDP listen address (HOST:PORT); off when empty")
+	f.StringVar(&cfg.SyslogTCP, "syslog-tcp", "", "syslog TCP listen address (HOST:PORT); off when empty")
+	f.StringVar(&cfg.SMTP, "smtp", "", "SMTP listen address for e-mail alerts (HOST:PORT); off when empty")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd
@@ -119,6 +131,13 @@ In another terminal:
     sitrep declare --title "What is happening"
 
 `, nameOr(cfg.BootstrapAdmin, "admin"), tok, url, tok)
+	}
+	for _, l := range []struct{ name, addr string }{
+		{"syslog udp", a.SyslogUDPAddr()}, {"syslog tcp", a.SyslogTCPAddr()}, {"smtp", a.SMTPAddr()},
+	} {
+		if l.addr != "" {
+			fmt.Fprintf(out, "%s listening on %s\n", l.name, l.addr)
+		}
 	}
 	fmt.Fprintf(out, "sitrep listening on %s\n", url)
 	select {

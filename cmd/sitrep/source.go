@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/netip"
+	"net/url"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,8 +36,13 @@ key. The key is shown this once and stored only hashed: copy it now.
   alertmanager  a webhook receiver with the URL printed
   grafana       a webhook contact point with the URL printed
   pagerduty     the Events API v2 URL printed, with the key as routing key
-  syslog        the server's syslog listener (sitrep serve --syslog-udp/--syslog-tcp)
-  email         the server's SMTP listener (sitrep serve --smtp)
+  syslog        the server's syslog listener (sitrep serve --syslog-udp and
+                --syslog-tcp HOST:PORT); the sender's network says which
+                source a message is from: the most specific --allow range of
+                all syslog sources wins, a syslog source without ranges takes
+                the rest
+  email         the server's SMTP listener (sitrep serve --smtp HOST:PORT):
+                mail to KEY@HOST (any domain, and KEY+anything@ too)
 
 --allow limits the senders to network ranges (repeat it, or separate the
 ranges with commas); without it any address may send with the key.`,
@@ -79,9 +86,28 @@ func (c *cli) printNewSource(s *client.NewSource) {
 		c.printf("with this routing (integration) key, shown only now:\n\n    %s\n", s.Key)
 		return
 	case "syslog":
-		c.printf("Send syslog to this server's syslog listener (sitrep serve --syslog-udp or --syslog-tcp).\n")
+		host := serverHost(c.serverURL())
+		c.printf("Point the senders' syslog at this server's syslog listener: %s, on the port given to\n", host)
+		c.printf("`sitrep serve --syslog-udp` or `--syslog-tcp` (SITREP_SYSLOG_UDP, SITREP_SYSLOG_TCP), which the\n")
+		c.printf("server prints when it starts (\"syslog tcp listening on HOST:PORT\").\n\n")
+		if len(src.Allow) > 0 {
+			c.printf("Messages from %s are this source's, unless a syslog source with a\nnarrower range claims them.\n\n", joinComma(src.Allow))
+		} else {
+			c.printf("Messages from any address that no syslog source's ranges claim are this source's.\n\n")
+		}
+		c.printf("Try it:\n\n    logger --tcp --server %s --port PORT \"test alert\"\n\n", host)
+		c.printf("Syslog senders need no key: they are known by their network.\n")
 	case "email":
-		c.printf("Send e-mail to this server's SMTP listener (sitrep serve --smtp).\n")
+		host := serverHost(c.serverURL())
+		if ip, err := netip.ParseAddr(host); err == nil {
+			host = "[" + ip.String() + "]" // an address literal, as e-mail writes it
+		}
+		addr := s.Key + "@" + host
+		c.printf("Mail alerts to this address, shown only now (the key is in it):\n\n    %s\n\n", addr)
+		c.printf("through this server's SMTP listener: the address given to `sitrep serve --smtp`\n")
+		c.printf("(SITREP_SMTP), which the server prints when it starts (\"smtp listening on HOST:PORT\").\n")
+		c.printf("Any domain after the @ will do, and %s+anything@ too.\n\n", s.Key)
+		c.printf("Try it:\n\n    swaks --server %s --port PORT --to '%s' --header 'Subject: test alert'\n\n", serverHost(c.serverURL()), addr)
 	default:
 		c.printf("Point %s at this URL, shown only now (the key is in it):\n\n    %s\n\n", toolName(src.Kind), s.URL)
 		switch src.Kind {
@@ -94,6 +120,16 @@ func (c *cli) printNewSource(s *client.NewSource) {
 		}
 	}
 	c.printf("Key, shown only now: %s\n", s.Key)
+}
+
+// serverHost is the host name of a server URL, the name senders reach it
+// by (the listeners are on the same host).
+func serverHost(server string) string {
+	u, err := url.Parse(server)
+	if err != nil || u.Hostname() == "" {
+		return "HOST"
+	}
+	return u.Hostname()
 }
 
 func toolName(kind string) string {

@@ -1,6 +1,7 @@
 package syslog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,9 @@ import (
 // that no source claims is refused and counted. The list of sources is kept
 // in memory and reloaded every few seconds, and at most once a second when a
 // sender is not found in it, so that a message never costs a database query
-// and a source just added works at once.
+// and a source just added works at once: a new TCP connection from an
+// unknown sender waits for that reload, and so do (a few hundred at most)
+// datagrams from unknown senders.
 //
 // A message that is neither RFC 5424 nor RFC 3164 (no <priority>, or a
 // header that cannot be read) is kept all the same, as an alert whose
@@ -78,6 +81,9 @@ const (
 	// already in the UDP socket's and the TCP connections' buffers.
 	udpDrain = 100 * time.Millisecond
 	tcpDrain = time.Second
+	// maxParked bounds the datagrams from unknown senders held until the
+	// sources are reloaded.
+	maxParked = 256
 	// shutdownGrace bounds how long Close tries to store what was read when
 	// its context has no deadline.
 	shutdownGrace = 30 * time.Second
@@ -151,8 +157,12 @@ type Server struct {
 	udpDrop uint32 // the kernel's count of dropped datagrams, last seen
 	tcp     net.Listener
 	tcpDone chan struct{}
-	conns   map[net.Conn]struct{}
-	connWG  sync.WaitGroup
+
+	parkMu sync.Mutex
+	parked []parkedMsg // datagrams waiting for a reload of the sources
+	parkWG sync.WaitGroup
+	conns  map[net.Conn]struct{}
+	connWG sync.WaitGroup
 }
 
 // NewServer loads the sources and returns a Server that listens on nothing
@@ -277,7 +287,10 @@ func (s *Server) UDPAddr() net.Addr {
 func (s *Server) readUDP(c *net.UDPConn) {
 	defer close(s.udpDone)
 	b := newBatcher(s, "udp")
-	defer b.close()
+	defer func() {
+		s.parkWG.Wait() // what is parked goes to b before it closes
+		b.close()
+	}()
 	buf := make([]byte, min(s.cfg.MaxMessage+1, 1<<16))
 	oob := make([]byte, 64)
 	for {
@@ -297,7 +310,7 @@ func (s *Server) readUDP(c *net.UDPConn) {
 			s.refuse("udp", reasonTooLarge, from.Addr(), "a datagram over the size limit", "limit", s.cfg.MaxMessage)
 			continue
 		}
-		s.take("udp", from.Addr(), buf[:n], b)
+		s.take("udp", from.Addr(), buf[:n], b, true)
 	}
 }
 
@@ -407,7 +420,7 @@ func (s *Server) serveTCP(conn net.Conn, from netip.Addr) {
 		msg, err := sc.Next()
 		switch {
 		case err == nil:
-			s.take("tcp", from, msg, b)
+			s.take("tcp", from, msg, b, false)
 			continue
 		case errors.Is(err, ErrFrameTooLong):
 			s.refuse("tcp", reasonTooLarge, from, "a frame over the size limit, skipped", "err", err)
@@ -463,10 +476,14 @@ func addrOf(a net.Addr) netip.Addr {
 }
 
 // take turns one message from a sender into an event for the batch, or
-// refuses it.
-func (s *Server) take(transport string, from netip.Addr, msg []byte, b *batcher) {
+// refuses it. With park, a message from a sender no source claims waits
+// for the next reload of the sources (see park).
+func (s *Server) take(transport string, from netip.Addr, msg []byte, b *batcher, park bool) {
 	src, ok := s.sources.lookup(s.storeCtx, from, false)
 	if !ok {
+		if park && s.park(from, msg, b) {
+			return
+		}
 		s.refuse(transport, reasonNoSource, from, "no syslog source allows the sender: add one with sitrep source add NAME --kind syslog --allow CIDR")
 		return
 	}
@@ -476,6 +493,51 @@ func (s *Server) take(transport string, from netip.Addr, msg []byte, b *batcher)
 		return
 	}
 	b.add(item{source: src, format: format, ev: ev})
+}
+
+// park keeps a datagram from a sender no source claims until the sources
+// are reloaded, at most a second later, and takes or refuses it then: the
+// first messages of a source added a moment ago are not lost. It holds at
+// most maxParked datagrams; it reports false when full.
+func (s *Server) park(from netip.Addr, msg []byte, b *batcher) bool {
+	s.parkMu.Lock()
+	defer s.parkMu.Unlock()
+	if len(s.parked) >= maxParked {
+		return false
+	}
+	s.parked = append(s.parked, parkedMsg{from: from, msg: bytes.Clone(msg)})
+	if len(s.parked) == 1 {
+		s.parkWG.Add(1)
+		go s.unpark(b)
+	}
+	return true
+}
+
+// unpark reloads the sources when a second has passed since the last load
+// (at once when the server closes), then takes or refuses what was parked.
+func (s *Server) unpark(b *batcher) {
+	defer s.parkWG.Done()
+	if d := time.Until(time.Unix(0, s.sources.last.Load()).Add(missReload)); d > 0 {
+		timer := time.NewTimer(d)
+		select {
+		case <-timer.C:
+		case <-s.stop:
+		}
+		timer.Stop()
+	}
+	_ = s.sources.reload(s.storeCtx, missReload)
+	s.parkMu.Lock()
+	parked := s.parked
+	s.parked = nil
+	s.parkMu.Unlock()
+	for _, p := range parked {
+		s.take("udp", p.from, p.msg, b, false)
+	}
+}
+
+type parkedMsg struct {
+	from netip.Addr
+	msg  []byte
 }
 
 // The formats of the format label of sitrep_syslog_messages_total.

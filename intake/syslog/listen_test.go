@@ -319,12 +319,17 @@ func TestListenerRefusedSender(t *testing.T) {
 	}
 
 	// A source added for the sender works at once (the sources are
-	// reloaded when a sender is not found).
+	// reloaded when a sender is not found, and what it sends meanwhile
+	// waits for that).
 	r.addSource(t, syslogSource("lab", "127.0.0.1/32"))
+	r.logger(t, "udp", "--rfc5424", "-t", "app", "now allowed")
 	r.logger(t, "tcp", "--rfc5424", "-t", "app", "now allowed")
-	r.waitStored(t, 1)
-	if al := r.alert(t, "now allowed"); al.Source != "lab" {
-		t.Errorf("alert from source %q, want lab", al.Source)
+	r.waitStored(t, 2)
+	if al := r.alert(t, "now allowed"); al.Source != "lab" || al.Count != 2 {
+		t.Errorf("alert from source %q seen %d times, want lab, 2", al.Source, al.Count)
+	}
+	if got := r.metric(t, "sitrep_syslog_refused_total", "reason", "no_source"); got != 2 {
+		t.Errorf("%v refusals, want the 2 from before the source was added", got)
 	}
 }
 
