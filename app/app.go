@@ -35,12 +35,6 @@ type Config struct {
 	DB string
 	// Plans is the directory of pre-incident plans.
 	Plans string
-	// SyslogUDP, SyslogTCP and SMTP are the addresses of the intake
-	// listeners (HOST:PORT; port 0 picks a free one, see App.SyslogUDPAddr
-	// and the like); an empty one is off.
-	SyslogUDP string
-	SyslogTCP string
-	SMTP      string
 	// PublicURL is the base URL alert senders and browsers reach this
 	// server at, when it differs from the listen address (a proxy, a
 	// container); default: the listen address.
@@ -73,7 +67,7 @@ type App struct {
 	adminToken string
 	web        *webParts
 	ingester   *ingest.Ingester
-	listeners  listeners
+	plans      *plansWatch
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -144,6 +138,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		store.Close()
 		return nil, err
 	}
+	a.openPlans()
 	return a, nil
 }
 
@@ -185,10 +180,6 @@ func (a *App) Start() error {
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
-	}
-	if err := a.startListeners(); err != nil {
-		ln.Close()
-		return err
 	}
 	srv := &http.Server{
 		Handler:           a.handler,
@@ -234,14 +225,11 @@ func (a *App) Stop(ctx context.Context) error {
 	a.mu.Unlock()
 	var errs []error
 	a.stopWeb() // live event streams end first: Shutdown waits for them
+	a.plans.stop()
 	if srv != nil {
 		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down http: %w", err))
 		}
-	}
-	// The listeners store what they read before the ingester closes.
-	if err := a.stopListeners(ctx); err != nil {
-		errs = append(errs, err)
 	}
 	// The intake's last batches go to the store before it closes.
 	if err := a.ingester.Close(); err != nil {

@@ -6,9 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sitrep-ir/sitrep"
 	"github.com/sitrep-ir/sitrep/plan"
 )
 
@@ -112,4 +114,70 @@ func (c *cli) printSet(set *plan.Set) {
 		t.row(p.Name, strings.Join(p.Kinds, ","), fmt.Sprint(p.Severity), p.Version.String(), safe(p.Title))
 	}
 	_ = t.flush()
+}
+
+// printPlan prints the plan an incident runs with: its version, the
+// positions still to staff with who is suggested, the checklists opened so
+// far and how the incident does against the plan's time targets.
+func (c *cli) printPlan(inc *sitrep.Incident) {
+	pl := inc.Plan
+	if pl == nil {
+		return
+	}
+	p := c.printf
+	version := "sha256:" + short(pl.SHA256)
+	if pl.Commit != "" {
+		version += ", git " + short(pl.Commit)
+		if pl.Modified {
+			version += " modified"
+		}
+	}
+	p("\nPlan: %s, %s (%s)\n", pl.Name, safe(pl.Title), version)
+	if open := inc.OpenPositions(); len(open) > 0 {
+		p("Open positions (Command holds them until assigned: sitrep assign %s ROLE USER):\n", inc.ID)
+		t := c.table("  ROLE", "SUGGESTED", "WHY")
+		for _, pos := range open {
+			suggested := strings.Join(pos.People, ", ")
+			if pos.Team != "" {
+				if suggested != "" {
+					suggested += "; "
+				}
+				suggested += safe(pos.Team)
+			}
+			t.row("  "+pos.Role, orDash(suggested), safe(pos.Why))
+		}
+		_ = t.flush()
+	} else if len(pl.Positions) > 0 {
+		p("Every position the plan staffs is held.\n")
+	}
+	if len(pl.Opened) > 0 {
+		var phases []string
+		for _, ph := range pl.Opened {
+			phases = append(phases, string(ph))
+		}
+		p("Checklists opened: %s (their tasks are under Tasks)\n", strings.Join(phases, ", "))
+	}
+	if ts := inc.TargetStatus(time.Now()); len(ts) > 0 {
+		p("Targets:\n")
+		t := c.table("  TARGET", "WITHIN", "STATE", "WHEN")
+		for _, s := range ts {
+			at := "due " + when(s.Due)
+			if s.MetAt != nil {
+				at = "met " + when(*s.MetAt)
+			}
+			state := s.State
+			if state == sitrep.TargetOverdue || state == sitrep.TargetMissed {
+				state = strings.ToUpper(state)
+			}
+			t.row("  "+strings.ReplaceAll(s.Name, "_", " "), (time.Duration(s.Target) * time.Second).String(), state, at)
+		}
+		_ = t.flush()
+	}
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }

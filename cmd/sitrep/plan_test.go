@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/app"
 	"github.com/sitrep-ir/sitrep/plan"
 )
 
@@ -92,4 +97,78 @@ func TestPlanLintMissingDirectory(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "takes at most one DIR") {
 		t.Errorf("two directories: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// startServerWithPlans is startServer with a plans directory.
+func startServerWithPlans(t *testing.T, plans string) *server {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "sitrep.db")
+	a, err := app.New(context.Background(), app.Config{
+		Addr:   "127.0.0.1:0",
+		DB:     "sqlite:" + db,
+		Plans:  plans,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	if a.Plans().Current().Len() != 7 {
+		t.Fatalf("the server loaded %d plans from %s", a.Plans().Current().Len(), plans)
+	}
+	return &server{URL: a.URL(), Admin: a.AdminToken(), DB: db}
+}
+
+// TestPlanWalkthrough declares a PII breach through the CLI against a server
+// with the starter plans: the plan is applied, its open positions, checklist
+// and targets are shown, and staffing and phase changes move them on.
+func TestPlanWalkthrough(t *testing.T) {
+	s := startServerWithPlans(t, filepath.Join("..", "..", "plans"))
+	out := s.ok(t, s.Admin, "declare", "--title", "Customer table for sale", "--kind", "data-breach")
+	id := regexp.MustCompile(`IR-\d{4}-\d{4}`).FindString(out)
+	contains(t, "declare", out, "severity 1")
+
+	show := s.ok(t, s.Admin, "show", id)
+	contains(t, "show", show,
+		"CONFIDENTIAL",
+		"Plan: data-breach, Breach of personal data (PII) (sha256:",
+		"Open positions (Command holds them until assigned: sitrep assign "+id+" ROLE USER):",
+		"  liaison      Legal counsel",
+		"  finance      Finance business partner",
+		"  forensics    Incident response retainer",
+		"Checklists opened: identification",
+		"Establish what data is involved, whose, and how many people, by country",
+		"Targets:", "  information officer    15m0s   pending", "  command                5m0s    met",
+	)
+
+	bob := s.person(t, "bob", "responder")
+	s.ok(t, s.Admin, "invite", id, "bob")
+	s.ok(t, bob, "checkin", id)
+	s.ok(t, s.Admin, "assign", id, "information", "bob")
+	s.ok(t, s.Admin, "phase", id, "containment", "--reason", "access confirmed")
+	show = s.ok(t, s.Admin, "show", id)
+	contains(t, "show after staffing", show, "Checklists opened: identification, containment",
+		"Close the access - revoke keys, tokens and sessions, fix the exposed resource", "  information officer    15m0s   met")
+	if i := strings.Index(show, "Open positions"); i < 0 || strings.Contains(show[i:strings.Index(show[i:], "Checklists")+i], "  information ") {
+		t.Errorf("information is still an open position once bob holds it:\n%s", show)
+	}
+
+	var inc sitrep.IncidentView
+	s.okJSON(t, s.Admin, &inc, "show", id)
+	if inc.Plan == nil || inc.Plan.Name != "data-breach" || len(inc.Plan.SHA256) != 64 {
+		t.Errorf("show -o json plan = %+v", inc.Plan)
+	}
+	timeline := s.ok(t, s.Admin, "timeline", id)
+	contains(t, "timeline", timeline, "plan data-breach applied (sha256:", "positions to staff: information, liaison, finance, operations, planning, forensics",
+		"plan checklist for identification: 4 tasks", "plan checklist for containment: 3 tasks")
+	contains(t, "verify", s.ok(t, s.Admin, "verify", id), "OK: the record of "+id+" holds up")
 }

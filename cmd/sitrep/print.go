@@ -166,6 +166,7 @@ func (c *cli) printIncident(v *sitrep.IncidentView, me string) {
 		}
 	}
 	t.flush()
+	c.printPlan(inc)
 
 	on := inc.OnScene()
 	p("\nOn scene (%d):\n", len(on))
