@@ -35,6 +35,12 @@ type Config struct {
 	DB string
 	// Plans is the directory of pre-incident plans.
 	Plans string
+	// SyslogUDP, SyslogTCP and SMTP are the addresses of the intake
+	// listeners (HOST:PORT; port 0 picks a free one, see App.SyslogUDPAddr
+	// and the like); an empty one is off.
+	SyslogUDP string
+	SyslogTCP string
+	SMTP      string
 	// PublicURL is the base URL alert senders and browsers reach this
 	// server at, when it differs from the listen address (a proxy, a
 	// container); default: the listen address.
@@ -68,6 +74,7 @@ type App struct {
 	web        *webParts
 	ingester   *ingest.Ingester
 	plans      *plansWatch
+	listeners  listeners
 
 	mu     sync.Mutex
 	ln     net.Listener
@@ -181,6 +188,10 @@ func (a *App) Start() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
 	}
+	if err := a.startListeners(); err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -230,6 +241,10 @@ func (a *App) Stop(ctx context.Context) error {
 		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down http: %w", err))
 		}
+	}
+	// The listeners store what they read before the ingester closes.
+	if err := a.stopListeners(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	// The intake's last batches go to the store before it closes.
 	if err := a.ingester.Close(); err != nil {
