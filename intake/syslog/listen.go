@@ -158,6 +158,9 @@ type Server struct {
 	tcp     net.Listener
 	tcpDone chan struct{}
 
+	// read counts the messages read, refused or not (tests watch it).
+	read atomic.Int64
+
 	parkMu sync.Mutex
 	parked []parkedMsg // datagrams waiting for a reload of the sources
 	parkWG sync.WaitGroup
@@ -479,6 +482,9 @@ func addrOf(a net.Addr) netip.Addr {
 // refuses it. With park, a message from a sender no source claims waits
 // for the next reload of the sources (see park).
 func (s *Server) take(transport string, from netip.Addr, msg []byte, b *batcher, park bool) {
+	if park || transport == "tcp" {
+		s.read.Add(1) // once per message: not again when it comes back from the park
+	}
 	src, ok := s.sources.lookup(s.storeCtx, from, false)
 	if !ok {
 		if park && s.park(from, msg, b) {
