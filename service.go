@@ -91,6 +91,16 @@ func (s *Service) Declare(ctx context.Context, actor *User, in DeclareInput) (*I
 	var inc *Incident
 	var entries []Entry
 	err := s.Store.CreateIncident(ctx, at.Year(), func(number int) (*Incident, []Entry, error) {
+		if in.GroupKey != "" {
+			// Declarations are serialised here (see Store.CreateIncident),
+			// so of two dispatchers declaring for one group at once the
+			// second finds the first's incident and is refused.
+			if id, err := s.openGroup(ctx, in.GroupKey); err != nil {
+				return nil, nil, err
+			} else if id != "" {
+				return nil, nil, &Error{Kind: EConflict, Field: "group_key", Message: fmt.Sprintf("%s is open with group key %q: attach to it instead", id, clip(in.GroupKey, 80))}
+			}
+		}
 		inc = &Incident{ID: FormatID(at.Year(), number)}
 		a := &appender{inc: inc, actor: actor.Name, at: at}
 		if err := a.add(&Declared{Title: in.Title, Kind: in.Kind, Severity: in.Severity, Confidential: in.Confidential, Exercise: in.Exercise, GroupKey: in.GroupKey, Rule: in.Rule}); err != nil {
@@ -109,6 +119,24 @@ func (s *Service) Declare(ctx context.Context, actor *User, in DeclareInput) (*I
 	s.appended(entries)
 	return inc, entries, nil
 }
+
+// openGroup returns the oldest open incident with group key key, or "".
+func (s *Service) openGroup(ctx context.Context, key string) (string, error) {
+	open, err := s.Store.Incidents(ctx, IncidentFilter{Open: true, Limit: maxOpenGroups})
+	if err != nil {
+		return "", fmt.Errorf("look up group %q: %w", clip(key, 80), err)
+	}
+	id := ""
+	for _, inc := range open { // most recently declared first
+		if inc.GroupKey == key {
+			id = inc.ID
+		}
+	}
+	return id, nil
+}
+
+// maxOpenGroups bounds the open incidents openGroup reads.
+const maxOpenGroups = 10000
 
 // Incident returns an incident the actor may see. A confidential incident the
 // actor may not see is reported as not found (ICS rule 8).

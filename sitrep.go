@@ -101,6 +101,9 @@ type Store interface {
 	// CreateIncident allocates the next incident number of year (1, 2, …),
 	// calls build with it and stores the incident it returns, with its first
 	// timeline entries, in one transaction. build's error is returned as is.
+	// Creations of one year are serialised: build runs after every earlier
+	// creation has committed, so what build reads through the store's other
+	// methods includes the incidents created before it.
 	CreateIncident(ctx context.Context, year int, build func(number int) (*Incident, []Entry, error)) error
 	// UpdateIncident runs fn on the incident's current state while holding the
 	// incident exclusively, then stores the state as fn left it and appends the

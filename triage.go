@@ -79,6 +79,9 @@ type AlertFilter struct {
 	Triage string // one of the Triage values; "" for any
 	Open   bool   // leave out resolved alerts
 	Limit  int    // 0: the store's default (500)
+	// IncidentID selects the alerts on one incident: declared from it or
+	// attached to it. "" for any.
+	IncidentID string
 }
 
 // Ingest is one normalised event from a source, as the intake hands it to
@@ -234,6 +237,11 @@ func (s *Service) Alerts(ctx context.Context, actor *User, f AlertFilter) ([]*Al
 	}
 	if f.Triage != "" && !slices.Contains([]string{TriagePending, TriageDeclared, TriageAttached, TriageSuppressed}, f.Triage) {
 		return nil, Invalid("triage", "triage %q is not valid: pending, declared, attached or suppressed", clip(f.Triage, 20))
+	}
+	if f.IncidentID != "" {
+		if _, err := s.Incident(ctx, actor, f.IncidentID); err != nil {
+			return nil, err
+		}
 	}
 	as, err := s.alerts()
 	if err != nil {

@@ -183,11 +183,11 @@ func result(inc *sitrep.Incident, entries []sitrep.Entry) sitrep.Result {
 }
 
 func getIncident(a *API, w http.ResponseWriter, r *http.Request) error {
-	inc, err := a.svc.Incident(r.Context(), user(r), r.PathValue("id"))
+	v, err := a.svc.IncidentView(r.Context(), user(r), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, sitrep.View(inc))
+	return writeJSON(w, http.StatusOK, v)
 }
 
 // change answers a route that runs one command, read from the request by

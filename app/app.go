@@ -19,6 +19,7 @@ import (
 
 	"github.com/sitrep-ir/sitrep"
 	"github.com/sitrep-ir/sitrep/api"
+	"github.com/sitrep-ir/sitrep/dispatch"
 	"github.com/sitrep-ir/sitrep/intake/ingest"
 	"github.com/sitrep-ir/sitrep/store/postgres"
 	"github.com/sitrep-ir/sitrep/store/sqlite"
@@ -73,6 +74,12 @@ type App struct {
 	adminToken string
 	web        *webParts
 	ingester   *ingest.Ingester
+	// intake is what every way in stores alerts through: the dispatcher,
+	// wrapping the ingester (see dispatch.go).
+	intake     api.Ingester
+	dispatcher *dispatch.Dispatcher
+	stopHUP    chan struct{}
+	hupDone    chan struct{}
 	plans      *plansWatch
 	listeners  listeners
 
@@ -132,13 +139,18 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, fmt.Errorf("the %s store keeps no alerts", redactDB(cfg.DB))
 	}
 	a.ingester = ingest.New(alerts, ingest.Options{Logger: cfg.Logger, Clock: cfg.Clock})
+	if err := a.startDispatch(); err != nil {
+		a.ingester.Close()
+		store.Close()
+		return nil, err
+	}
 	apiHandler := api.New(api.Config{
 		Service:   a.svc,
 		Logger:    cfg.Logger.With("component", "api"),
 		Registry:  a.registry,
 		Ready:     store.Ping,
 		PublicURL: cfg.PublicURL,
-		Ingester:  a.ingester,
+		Ingester:  a.intake,
 	})
 	if a.handler, err = a.mountWeb(apiHandler); err != nil {
 		a.ingester.Close()
@@ -249,6 +261,9 @@ func (a *App) Stop(ctx context.Context) error {
 	// The intake's last batches go to the store before it closes.
 	if err := a.ingester.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close intake: %w", err))
+	}
+	if err := a.stopDispatch(); err != nil {
+		errs = append(errs, fmt.Errorf("stop dispatch: %w", err))
 	}
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))

@@ -221,6 +221,8 @@ func (c *cli) printIncident(v *sitrep.IncidentView, me string) {
 	}
 	t.flush()
 
+	c.printAlerts(v)
+
 	const latest = 3
 	comms := inc.Communications
 	p("\nCommunications")
@@ -258,4 +260,33 @@ func (c *cli) printIncident(v *sitrep.IncidentView, me string) {
 			p("  - %s\n", m)
 		}
 	}
+}
+
+// maxAlertsShown is how many attached alerts show lists; -o json has all.
+const maxAlertsShown = 20
+
+// printAlerts lists the incident's attached alerts, most recently seen
+// first, with their running count and status.
+func (c *cli) printAlerts(v *sitrep.IncidentView) {
+	if len(v.Alerts) == 0 {
+		return
+	}
+	alerts := slices.Clone(v.Alerts)
+	slices.SortStableFunc(alerts, func(a, b sitrep.AlertOnIncident) int { return b.LastSeen.Compare(a.LastSeen) })
+	c.printf("\nAlerts (%d", len(alerts))
+	if len(alerts) > maxAlertsShown {
+		c.printf(", the %d seen last; all: sitrep show %s -o json", maxAlertsShown, v.ID)
+		alerts = alerts[:maxAlertsShown]
+	}
+	c.printf("):\n")
+	t := c.table("  ID", "SOURCE", "SEEN", "LAST SEEN", "STATUS", "SUMMARY")
+	for _, al := range alerts {
+		seen, last := "-", "-"
+		if al.Count > 0 {
+			seen = fmt.Sprintf("%d×", al.Count)
+			last = when(al.LastSeen)
+		}
+		t.row(fmt.Sprintf("  %d", al.ID), safe(al.Source), seen, last, orDash(al.Status), clipText(safe(al.Summary), 80))
+	}
+	t.flush()
 }

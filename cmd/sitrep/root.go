@@ -88,7 +88,7 @@ Client commands talk to a sitrep server: --server or SITREP_SERVER
 			root.AddCommand(cmd)
 		}
 	}
-	add("triage", c.alertCmd(), c.sourceCmd())
+	add("triage", c.alertCmd(), c.sourceCmd(), c.dispatchCmd())
 	add("incident", c.declareCmd(), c.lsCmd(), c.showCmd(), c.editCmd(), c.phaseCmd())
 	add("incident", c.planCmd())
 	add("people", c.checkinCmd(), c.checkoutCmd(), c.inviteCmd(), c.assignCmd(), c.unassignCmd(),

@@ -369,6 +369,9 @@ func (s *Store) Alerts(ctx context.Context, f sitrep.AlertFilter) ([]*sitrep.Ale
 	if f.Open {
 		where = append(where, `status <> 'resolved'`)
 	}
+	if f.IncidentID != "" {
+		where, args = append(where, `incident_id = ?`), append(args, f.IncidentID)
+	}
 	q := selectAlerts
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)

@@ -25,6 +25,8 @@ func runAlerts(t *testing.T, h Harness) {
 	t.Run("ConcurrentIngest", func(t *testing.T) { testConcurrentIngest(t, h) })
 	t.Run("TriageRace", func(t *testing.T) { testTriageRace(t, h) })
 	t.Run("DispatchAccount", func(t *testing.T) { testDispatchAccount(t, h) })
+	t.Run("AlertsOnIncident", func(t *testing.T) { testAlertsOnIncident(t, h) })
+	t.Run("GroupDeclaredOnce", func(t *testing.T) { testGroupDeclaredOnce(t, h) })
 }
 
 // testTriageRace takes each alert off the desk from several goroutines at

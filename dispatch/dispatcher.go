@@ -1,0 +1,559 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sitrep-ir/sitrep"
+)
+
+// Ingester stores alert events durably: it returns only once they are
+// committed, with one result per event. intake/ingest's group-commit
+// Ingester is one, and so is the Dispatcher.
+type Ingester interface {
+	Ingest(ctx context.Context, source string, events []sitrep.AlertEvent) ([]sitrep.IngestResult, error)
+}
+
+// Defaults of Options.
+const (
+	DefaultQueueLen = 10000
+	DefaultInterval = 2 * time.Second
+)
+
+// actionTimeout bounds the dispatch of one alert: a store that hangs must
+// not stop the dispatcher for ever.
+const actionTimeout = 30 * time.Second
+
+// sweepLimit is how many pending alerts one sweep of the triage desk takes
+// up (the store's largest listing).
+const sweepLimit = 10000
+
+// maxOpenIncidents is how many open incidents a look-up of group keys
+// reads.
+const maxOpenIncidents = 10000
+
+// Options configure a Dispatcher. Zero values take the defaults.
+type Options struct {
+	// RulesFile is the rules file (DIR/dispatch.yaml of the plans
+	// directory). "" or a missing file: no rules, every alert is held.
+	RulesFile string
+	// Interval is how often the file is looked at for changes
+	// (DefaultInterval); negative: never (Reload still reloads).
+	Interval time.Duration
+	// QueueLen bounds the alerts waiting for dispatch (DefaultQueueLen).
+	// When it is full a new alert stays pending on the triage desk, and is
+	// taken up by the next sweep.
+	QueueLen int
+	Logger   *slog.Logger
+	// Registry, when set, receives the dispatcher's metrics.
+	Registry prometheus.Registerer
+}
+
+// Dispatcher applies the dispatch rules to every alert the intake opens.
+// It wraps an Ingester: Ingest stores through it and answers as soon as it
+// has, then hands the new alerts to one worker goroutine that matches each
+// against the rules and acts on it through the Service, as the dispatch
+// account (sitrep.DispatchUser). The sender's answer never waits for
+// dispatch. An alert dispatch cannot take up at once (the queue is full,
+// the server stops) stays pending on the triage desk, where nothing is
+// lost: the worker sweeps the desk when it starts and after the queue
+// overflowed.
+type Dispatcher struct {
+	inner    Ingester
+	svc      *sitrep.Service
+	alerts   sitrep.AlertStore
+	log      *slog.Logger
+	file     string
+	interval time.Duration
+	m        *metrics
+
+	rules atomic.Pointer[Rules]
+	queue chan item
+	// missed is set when the queue overflowed: the worker sweeps the
+	// desk once the queue is empty.
+	missed atomic.Bool
+
+	// The worker's own state: only its goroutine touches it.
+	groups  map[string]string // group key → open incident
+	kinds   map[string]string // source name → kind
+	kindsAt time.Time
+	actor   *sitrep.User
+
+	reloadMu sync.Mutex
+	stamp    fileStamp
+	lastBad  string // the problems of the last file that did not load
+	// loadedOnce is set by the first load of the file that succeeded.
+	loadedOnce bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// item is an alert to dispatch, or (done set) a marker of Flush.
+type item struct {
+	id   int64
+	done chan struct{}
+}
+
+// New returns a Dispatcher storing through inner and acting through svc,
+// whose store must keep alerts. It loads the rules file (a broken file is
+// logged, problem by problem, and no rules are used until it is fixed) and
+// starts the worker, which first takes up the alerts pending on the desk,
+// and the watcher of the file. Close stops them.
+func New(inner Ingester, svc *sitrep.Service, opts Options) (*Dispatcher, error) {
+	d, err := newDispatcher(inner, svc, opts)
+	if err != nil {
+		return nil, err
+	}
+	d.start()
+	return d, nil
+}
+
+// newDispatcher builds a Dispatcher and loads its rules; start starts it.
+func newDispatcher(inner Ingester, svc *sitrep.Service, opts Options) (*Dispatcher, error) {
+	alerts, ok := svc.Store.(sitrep.AlertStore)
+	if !ok {
+		return nil, errors.New("dispatch: the store keeps no alerts")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.QueueLen <= 0 {
+		opts.QueueLen = DefaultQueueLen
+	}
+	if opts.Interval == 0 {
+		opts.Interval = DefaultInterval
+	}
+	d := &Dispatcher{
+		inner:    inner,
+		svc:      svc,
+		alerts:   alerts,
+		log:      opts.Logger.With("component", "dispatch"),
+		file:     opts.RulesFile,
+		interval: opts.Interval,
+		queue:    make(chan item, opts.QueueLen),
+		groups:   map[string]string{},
+		kinds:    map[string]string{},
+	}
+	d.m = newMetrics(opts.Registry, d)
+	d.rules.Store(&Rules{File: d.file})
+	d.ctx, d.cancel = context.WithCancel(context.Background())
+	_ = d.reload(true) // logged and counted; the dispatcher runs without rules
+	return d, nil
+}
+
+func (d *Dispatcher) start() {
+	d.wg.Add(1)
+	go d.run()
+	if d.file != "" && d.interval > 0 {
+		d.wg.Add(1)
+		go d.watch()
+	}
+}
+
+// Ingest stores the events through the wrapped Ingester, with its
+// contract, and queues the alerts they opened for dispatch without
+// waiting for it.
+func (d *Dispatcher) Ingest(ctx context.Context, source string, events []sitrep.AlertEvent) ([]sitrep.IngestResult, error) {
+	results, err := d.inner.Ingest(ctx, source, events)
+	if err != nil {
+		return results, err
+	}
+	for _, r := range results {
+		if r.New {
+			d.enqueue(r.AlertID)
+		}
+	}
+	return results, nil
+}
+
+func (d *Dispatcher) enqueue(id int64) {
+	select {
+	case d.queue <- item{id: id}:
+	default:
+		d.m.dropped.Inc()
+		d.missed.Store(true)
+	}
+}
+
+// Rules returns the rules in use.
+func (d *Dispatcher) Rules() *Rules { return d.rules.Load() }
+
+// SetRules replaces the rules in use until the file next changes (tools
+// and tests).
+func (d *Dispatcher) SetRules(rs *Rules) {
+	if rs == nil {
+		rs = &Rules{}
+	}
+	d.rules.Store(rs)
+	d.m.rules.Set(float64(rs.Len()))
+}
+
+// Flush waits until every alert queued before it was called has been
+// dispatched (and the start's sweep is done), or ctx ends.
+func (d *Dispatcher) Flush(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case d.queue <- item{done: done}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-d.ctx.Done():
+		return errors.New("dispatch: the dispatcher is closed")
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-d.ctx.Done():
+		return errors.New("dispatch: the dispatcher is closed")
+	}
+}
+
+// Close stops the worker, after the alert it is dispatching, and the
+// watcher. Alerts still queued stay pending on the triage desk; the next
+// start takes them up. It does not close the wrapped Ingester.
+func (d *Dispatcher) Close() error {
+	d.once.Do(func() {
+		d.cancel()
+		d.wg.Wait()
+	})
+	return nil
+}
+
+// run is the worker: a sweep of the desk, then the queue.
+func (d *Dispatcher) run() {
+	defer d.wg.Done()
+	d.loadGroups()
+	d.sweep()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case it := <-d.queue:
+			if it.done != nil {
+				close(it.done)
+			} else {
+				d.dispatch(it.id)
+			}
+		}
+		if len(d.queue) == 0 && d.missed.Swap(false) {
+			d.sweep()
+		}
+	}
+}
+
+// sweep dispatches the open alerts pending on the desk, oldest first: those
+// a crash or a full queue kept from dispatch. Alerts held by the rules are
+// looked at again, under the rules in use now.
+func (d *Dispatcher) sweep() {
+	ctx, cancel := context.WithTimeout(d.ctx, actionTimeout)
+	pending, err := d.alerts.Alerts(ctx, sitrep.AlertFilter{Triage: sitrep.TriagePending, Open: true, Limit: sweepLimit})
+	cancel()
+	if err != nil {
+		if d.ctx.Err() == nil {
+			d.log.Error("sweep the triage desk", "err", err)
+		}
+		return
+	}
+	if len(pending) > 0 {
+		d.log.Info("dispatching the alerts pending on the triage desk", "alerts", len(pending))
+	}
+	for i := len(pending) - 1; i >= 0; i-- {
+		if d.ctx.Err() != nil {
+			return
+		}
+		d.dispatch(pending[i].ID)
+	}
+}
+
+// loadGroups reads the group keys of the open incidents.
+func (d *Dispatcher) loadGroups() {
+	ctx, cancel := context.WithTimeout(d.ctx, actionTimeout)
+	defer cancel()
+	if _, err := d.lookup(ctx, ""); err != nil && d.ctx.Err() == nil {
+		d.log.Error("read the group keys of open incidents", "err", err)
+	}
+}
+
+// lookup re-reads the group keys of the open incidents from the store and
+// returns the incident of key ("" when none is open). Of several open
+// incidents with one key the oldest is the group's.
+func (d *Dispatcher) lookup(ctx context.Context, key string) (string, error) {
+	incs, err := d.svc.Store.Incidents(ctx, sitrep.IncidentFilter{Open: true, Limit: maxOpenIncidents})
+	if err != nil {
+		return "", fmt.Errorf("list open incidents: %w", err)
+	}
+	groups := map[string]string{}
+	for _, inc := range incs { // most recently declared first: the oldest wins
+		if inc.GroupKey != "" {
+			groups[inc.GroupKey] = inc.ID
+		}
+	}
+	d.groups = groups
+	return groups[key], nil
+}
+
+// errTaken says the alert left the desk while dispatch looked at it: a
+// person (or another replica) decided first.
+var errTaken = errors.New("the alert was taken off the triage desk meanwhile")
+
+// dispatch decides one alert.
+func (d *Dispatcher) dispatch(id int64) {
+	ctx, cancel := context.WithTimeout(d.ctx, actionTimeout)
+	defer cancel()
+	dec, err := d.decide(ctx, id)
+	switch {
+	case errors.Is(err, errTaken):
+		d.log.Debug("dispatch: alert already triaged", "alert", id)
+		return
+	case err != nil:
+		if d.ctx.Err() != nil {
+			return // stopping: the alert stays pending for the next start
+		}
+		d.m.decisions.WithLabelValues("error", dec.rule).Inc()
+		d.log.Error("dispatch an alert; it stays on the triage desk", "alert", id, "rule", dec.rule, "err", err)
+		return
+	}
+	d.m.decisions.WithLabelValues(dec.action, dec.rule).Inc()
+	d.log.Debug("dispatch decision", "alert", id, "rule", dec.rule, "action", dec.action, "incident", dec.incident, "why", dec.why)
+}
+
+// decision is what became of an alert.
+type decision struct {
+	action   string // what was done: one of the Action values
+	rule     string
+	incident string
+	why      string
+}
+
+func (d *Dispatcher) decide(ctx context.Context, id int64) (decision, error) {
+	al, err := d.alerts.Alert(ctx, id)
+	if err != nil {
+		return decision{}, fmt.Errorf("load alert %d: %w", id, err)
+	}
+	if al.Triage != sitrep.TriagePending {
+		return decision{}, errTaken
+	}
+	if al.Status == sitrep.AlertResolved {
+		return decision{action: ActionHold, why: "resolved before dispatch"}, nil
+	}
+	rule := d.rules.Load().Match(al, d.sourceKind(ctx, al.Source))
+	if rule == nil {
+		return decision{action: ActionHold, why: "no rule matches"}, nil
+	}
+	dec := decision{action: rule.Action, rule: rule.Name}
+	if rule.Action == ActionHold {
+		return dec, nil
+	}
+	if err := d.account(ctx); err != nil {
+		return dec, err
+	}
+	switch rule.Action {
+	case ActionSuppress:
+		err := d.svc.SuppressAlert(ctx, d.actor, al.ID)
+		if err != nil && d.taken(ctx, al.ID) {
+			return dec, errTaken
+		}
+		return dec, err
+	case ActionAttach:
+		key := rule.GroupKey(al)
+		inc, err := d.attachGroup(ctx, al, key)
+		if err != nil {
+			return dec, err
+		}
+		if inc == "" {
+			dec.action, dec.why = ActionHold, "no open incident has group key "+key
+			return dec, nil
+		}
+		dec.incident = inc
+		return dec, nil
+	case ActionDeclare:
+		return d.declare(ctx, al, rule)
+	}
+	return dec, fmt.Errorf("rule %s: unknown action %q", rule.Name, rule.Action)
+}
+
+// declare declares an incident for the alert, or attaches the alert to the
+// open incident of its group when there is one.
+func (d *Dispatcher) declare(ctx context.Context, al *sitrep.Alert, rule *Rule) (decision, error) {
+	dec := decision{action: ActionDeclare, rule: rule.Name}
+	key := rule.GroupKey(al)
+	if key != "" {
+		inc, err := d.attachGroup(ctx, al, key)
+		if err != nil {
+			return dec, err
+		}
+		if inc != "" {
+			dec.action, dec.incident = ActionAttach, inc
+			return dec, nil
+		}
+	}
+	in := sitrep.DeclareInput{Title: rule.IncidentTitle(al), Kind: rule.Kind, Severity: rule.Severity, GroupKey: key, Rule: rule.Name}
+	inc, _, err := d.svc.DeclareFromAlert(ctx, d.actor, al.ID, in)
+	if err != nil {
+		if d.taken(ctx, al.ID) {
+			return dec, errTaken
+		}
+		if sitrep.ErrorKind(err) == sitrep.EConflict && key != "" {
+			// Another replica declared the group's incident between
+			// our look-up and our declaration: attach to it.
+			id, aerr := d.attachGroup(ctx, al, key)
+			if aerr == nil && id != "" {
+				dec.action, dec.incident = ActionAttach, id
+				return dec, nil
+			}
+			if aerr != nil {
+				err = errors.Join(err, aerr)
+			}
+		}
+		return dec, fmt.Errorf("rule %s: declare: %w", rule.Name, err)
+	}
+	if key != "" {
+		d.groups[key] = inc.ID
+	}
+	dec.incident = inc.ID
+	d.log.Info("dispatch declared an incident", "incident", inc.ID, "rule", rule.Name, "kind", inc.Kind,
+		"severity", inc.Severity, "group_key", key, "alert", al.ID)
+	return dec, nil
+}
+
+// attachGroup attaches the alert to the open incident of group key and
+// returns it, or "" when no incident of the group is open. The incident
+// known for the key is tried first; when it refuses (it closed) or none is
+// known, the open incidents are read again from the store, since another
+// replica may have declared the group's.
+func (d *Dispatcher) attachGroup(ctx context.Context, al *sitrep.Alert, key string) (string, error) {
+	id, known := d.groups[key]
+	if !known {
+		var err error
+		if id, err = d.lookup(ctx, key); err != nil {
+			return "", err
+		}
+		if id == "" {
+			return "", nil
+		}
+	}
+	_, _, err := d.svc.AttachAlertTo(ctx, d.actor, al.ID, id)
+	if err == nil {
+		return id, nil
+	}
+	if d.taken(ctx, al.ID) {
+		return "", errTaken
+	}
+	if !known {
+		return "", fmt.Errorf("attach to %s: %w", id, err)
+	}
+	// The incident we knew refused: it closed, or is gone. Read again.
+	failed := id
+	if id, err = d.lookup(ctx, key); err != nil || id == "" {
+		return "", err
+	}
+	if id == failed {
+		return "", fmt.Errorf("attach to %s: %w", id, err)
+	}
+	if _, _, err := d.svc.AttachAlertTo(ctx, d.actor, al.ID, id); err != nil {
+		if d.taken(ctx, al.ID) {
+			return "", errTaken
+		}
+		return "", fmt.Errorf("attach to %s: %w", id, err)
+	}
+	return id, nil
+}
+
+// taken reports whether the alert has left the triage desk.
+func (d *Dispatcher) taken(ctx context.Context, id int64) bool {
+	al, err := d.alerts.Alert(ctx, id)
+	return err == nil && al.Triage != sitrep.TriagePending
+}
+
+// account loads the dispatch account the worker acts as.
+func (d *Dispatcher) account(ctx context.Context) error {
+	if d.actor != nil {
+		return nil
+	}
+	u, err := d.svc.Dispatcher(ctx)
+	if err != nil {
+		return err
+	}
+	d.actor = u
+	return nil
+}
+
+// sourceKind returns the kind of the named source, reading the sources
+// again (at most once a second) when it does not know it.
+func (d *Dispatcher) sourceKind(ctx context.Context, name string) string {
+	if k, ok := d.kinds[name]; ok {
+		return k
+	}
+	if time.Since(d.kindsAt) < time.Second {
+		return ""
+	}
+	d.kindsAt = time.Now()
+	sources, err := d.alerts.Sources(ctx)
+	if err != nil {
+		d.log.Warn("read the alert sources", "err", err)
+		return ""
+	}
+	kinds := make(map[string]string, len(sources))
+	for _, s := range sources {
+		kinds[s.Name] = s.Kind
+	}
+	d.kinds = kinds
+	return kinds[name]
+}
+
+// metrics are the dispatcher's Prometheus metrics.
+type metrics struct {
+	decisions *prometheus.CounterVec
+	dropped   prometheus.Counter
+	reloadErr prometheus.Counter
+	reloads   prometheus.Counter
+	rules     prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
+	m := &metrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitrep_dispatch_decisions_total",
+			Help: "Alerts dispatched, by what was done (declare, attach, hold, suppress, error) and the rule that decided (empty: none matched).",
+		}, []string{"action", "rule"}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitrep_dispatch_queue_dropped_total",
+			Help: "New alerts left pending on the triage desk because the dispatch queue was full; the next sweep takes them up.",
+		}),
+		reloadErr: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitrep_dispatch_reload_errors_total",
+			Help: "Loads of the dispatch rules file that failed; the last good rules stayed in use.",
+		}),
+		reloads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitrep_dispatch_reloads_total",
+			Help: "Loads of the dispatch rules file that succeeded, the first included.",
+		}),
+		rules: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sitrep_dispatch_rules",
+			Help: "Dispatch rules in use.",
+		}),
+	}
+	if reg != nil {
+		queued := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "sitrep_dispatch_queue_length",
+			Help: "New alerts waiting for dispatch.",
+		}, func() float64 { return float64(len(d.queue)) })
+		for _, c := range []prometheus.Collector{m.decisions, m.dropped, m.reloadErr, m.reloads, m.rules, queued} {
+			if err := reg.Register(c); err != nil {
+				d.log.Warn("register a dispatch metric", "err", err)
+			}
+		}
+	}
+	return m
+}
