@@ -108,15 +108,19 @@ func scanSource(row pgx.Row) (*sitrep.Source, error) {
 	return &src, nil
 }
 
-// The ingest statements. qUpsertAlert opens an alert or counts on the open
-// one with the same key: its conflict target repeats the WHERE of the
-// partial unique index alerts_open_key, so resolved alerts never conflict,
-// and a replica inserting a key that another has just inserted waits for
-// that transaction and then counts on its row. xmax is 0 only in a row
-// version this statement inserted.
+// The ingest statements. qUpsertAlerts opens alerts or counts on the open
+// ones with the same keys, one row per element of its arrays (the keys must
+// differ): its conflict target repeats the WHERE of the partial unique
+// index alerts_open_key, so resolved alerts never conflict, and a replica
+// inserting a key that another has just inserted waits for that
+// transaction and then counts on its row. The rows are written in the
+// order of the arrays. xmax is 0 only in a row version this statement
+// inserted.
 const (
-	qUpsertAlert = `INSERT INTO alerts (source, dedup_key, status, triage, severity, summary, labels, count, first_seen, last_seen, samples)
-		VALUES ($1, $2, 'firing', 'pending', $3, $4, $5, $6, $7, $8, $9)
+	qUpsertAlerts = `INSERT INTO alerts (source, dedup_key, status, triage, severity, summary, labels, count, first_seen, last_seen, samples)
+		SELECT source, dedup_key, 'firing', 'pending', severity, summary, labels, count, first_seen, last_seen, samples
+		FROM unnest($1::text[], $2::text[], $3::smallint[], $4::text[], $5::text[], $6::bigint[], $7::timestamptz[], $8::timestamptz[], $9::text[])
+			AS t(source, dedup_key, severity, summary, labels, count, first_seen, last_seen, samples)
 		ON CONFLICT (source, dedup_key) WHERE status <> 'resolved' DO UPDATE SET
 			count = alerts.count + excluded.count,
 			last_seen = greatest(alerts.last_seen, excluded.last_seen),
@@ -125,12 +129,15 @@ const (
 				ELSE least(alerts.severity, excluded.severity) END,
 			samples = CASE WHEN excluded.samples = '[]' THEN alerts.samples
 				ELSE alert_samples_merge(alerts.samples, excluded.samples, $10, $11) END
-		RETURNING id, (xmax = 0) AS inserted`
+		RETURNING source, dedup_key, id, (xmax = 0) AS inserted`
 	qAckAlert = `UPDATE alerts SET status = 'acknowledged'
 		WHERE source = $1 AND dedup_key = $2 AND status <> 'resolved' RETURNING id`
 	qResolveAlert = `UPDATE alerts SET status = 'resolved', resolved_at = $3
 		WHERE source = $1 AND dedup_key = $2 AND status <> 'resolved' RETURNING id`
 )
+
+// maxUpsertRows bounds the rows of one upsert statement.
+const maxUpsertRows = 1000
 
 // SQLSTATEs after which an ingest transaction is tried again.
 const (
@@ -140,11 +147,12 @@ const (
 
 // IngestAlerts stores a batch of events in one transaction. Triggers of one
 // key are collapsed into one upsert first (see sitrep.PlanIngest), so that a
-// storm costs one row write per batch. The writes are sorted by key, which
-// keeps each key's events in batch order and makes every replica lock rows
-// in one order, so that concurrent batches do not deadlock. The whole
-// transaction (BEGIN, the writes, COMMIT) travels as one pipelined batch:
-// one round trip, however many events.
+// storm costs one row write per batch, and the upserts of different keys go
+// in one statement. The writes are sorted by key, which keeps each key's
+// events in batch order and makes every replica lock rows in one order, so
+// that concurrent batches do not deadlock. The whole transaction (BEGIN,
+// the writes, COMMIT) travels as one pipelined batch: one round trip,
+// however many events.
 func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitrep.IngestResult, error) {
 	plan, err := sitrep.PlanIngest(batch)
 	if err != nil {
@@ -157,8 +165,9 @@ func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitr
 	slices.SortStableFunc(ops, func(a, b *sitrep.IngestOp) int {
 		return cmp.Or(strings.Compare(a.Source, b.Source), strings.Compare(a.Key, b.Key))
 	})
+	steps := ingestSteps(ops)
 	for attempt := 1; ; attempt++ {
-		err = s.ingest(ctx, ops)
+		err = s.ingest(ctx, steps)
 		code, _ := constraint(err)
 		if (code != deadlockDetected && code != serializationFailure) || attempt == 3 {
 			break
@@ -171,7 +180,24 @@ func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitr
 	return plan.Results(), nil
 }
 
-func (s *Store) ingest(ctx context.Context, ops []*sitrep.IngestOp) (err error) {
+// ingestSteps groups ops (sorted by key) into statements: runs of triggers
+// of different keys make one upsert each; an acknowledge or resolve is a
+// statement of its own.
+func ingestSteps(ops []*sitrep.IngestOp) [][]*sitrep.IngestOp {
+	var steps [][]*sitrep.IngestOp
+	start := 0
+	for i, op := range ops {
+		prev := ops[max(i-1, 0)]
+		sameKey := i > start && prev.Source == op.Source && prev.Key == op.Key
+		if i > start && (op.Action != sitrep.ActionTrigger || prev.Action != sitrep.ActionTrigger || sameKey || i-start == maxUpsertRows) {
+			steps = append(steps, ops[start:i])
+			start = i
+		}
+	}
+	return append(steps, ops[start:])
+}
+
+func (s *Store) ingest(ctx context.Context, steps [][]*sitrep.IngestOp) (err error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -189,11 +215,10 @@ func (s *Store) ingest(ctx context.Context, ops []*sitrep.IngestOp) (err error) 
 	}()
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	for _, op := range ops {
-		switch op.Action {
+	for _, step := range steps {
+		switch op := step[0]; op.Action {
 		case sitrep.ActionTrigger:
-			b.Queue(qUpsertAlert, op.Source, op.Key, op.Severity, op.Summary, op.Labels, op.Count, op.First, op.Last, op.Samples,
-				sitrep.AlertFirstSamples, sitrep.MaxAlertSamples)
+			b.Queue(qUpsertAlerts, upsertArgs(step)...)
 		case sitrep.ActionAcknowledge:
 			b.Queue(qAckAlert, op.Source, op.Key)
 		case sitrep.ActionResolve:
@@ -210,22 +235,22 @@ func (s *Store) ingest(ctx context.Context, ops []*sitrep.IngestOp) (err error) 
 	if _, err := br.Exec(); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	for _, op := range ops {
-		var id int64
-		var inserted bool
-		var err error
+	for _, step := range steps {
+		op := step[0]
 		if op.Action == sitrep.ActionTrigger {
-			err = br.QueryRow().Scan(&id, &inserted)
-		} else {
-			err = br.QueryRow().Scan(&id)
+			if err := readUpserted(br, step); err != nil {
+				return err
+			}
+			continue
 		}
-		switch {
-		case op.Action != sitrep.ActionTrigger && errors.Is(err, pgx.ErrNoRows):
+		var id int64
+		switch err := br.QueryRow().Scan(&id); {
+		case errors.Is(err, pgx.ErrNoRows):
 			op.AlertID, op.Inserted, op.Ignored = 0, false, true
 		case err != nil:
 			return fmt.Errorf("%s %s/%.40q: %w", op.Action, op.Source, op.Key, err)
 		default:
-			op.AlertID, op.Inserted, op.Ignored = id, inserted, false
+			op.AlertID, op.Inserted, op.Ignored = id, false, false
 		}
 	}
 	tag, err := br.Exec()
@@ -236,6 +261,56 @@ func (s *Store) ingest(ctx context.Context, ops []*sitrep.IngestOp) (err error) 
 		// The server answers COMMIT with ROLLBACK for a transaction it had
 		// already failed.
 		return errors.New("commit: the transaction was rolled back")
+	}
+	return nil
+}
+
+// upsertArgs returns the arguments of qUpsertAlerts for ops: one array per
+// column.
+func upsertArgs(ops []*sitrep.IngestOp) []any {
+	n := len(ops)
+	sources, keys, summaries, labels, samples := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	severities, counts := make([]int16, n), make([]int64, n)
+	firsts, lasts := make([]time.Time, n), make([]time.Time, n)
+	for i, op := range ops {
+		sources[i], keys[i], severities[i], summaries[i], labels[i] = op.Source, op.Key, int16(op.Severity), op.Summary, op.Labels
+		counts[i], firsts[i], lasts[i], samples[i] = op.Count, op.First, op.Last, op.Samples
+	}
+	return []any{sources, keys, severities, summaries, labels, counts, firsts, lasts, samples, sitrep.AlertFirstSamples, sitrep.MaxAlertSamples}
+}
+
+// readUpserted reads the rows an upsert of ops returned. PostgreSQL returns
+// them in the order of the arrays, but does not promise it: each row is
+// matched by its key.
+func readUpserted(br pgx.BatchResults, ops []*sitrep.IngestOp) error {
+	rows, err := br.Query()
+	if err != nil {
+		return fmt.Errorf("upsert %d alerts: %w", len(ops), err)
+	}
+	defer rows.Close()
+	n := 0
+	for ; rows.Next(); n++ {
+		var source, key string
+		var id int64
+		var inserted bool
+		if err := rows.Scan(&source, &key, &id, &inserted); err != nil {
+			return fmt.Errorf("upsert %d alerts: %w", len(ops), err)
+		}
+		op := ops[min(n, len(ops)-1)]
+		if op.Source != source || op.Key != key {
+			i := slices.IndexFunc(ops, func(o *sitrep.IngestOp) bool { return o.Source == source && o.Key == key })
+			if i < 0 {
+				return fmt.Errorf("upsert %d alerts: a returned row has key %s/%.40q, which was not written", len(ops), source, key)
+			}
+			op = ops[i]
+		}
+		op.AlertID, op.Inserted, op.Ignored = id, inserted, false
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("upsert %d alerts: %w", len(ops), err)
+	}
+	if n != len(ops) {
+		return fmt.Errorf("upsert %d alerts: %d rows returned", len(ops), n)
 	}
 	return nil
 }
@@ -268,15 +343,10 @@ func (s *Store) Alerts(ctx context.Context, f sitrep.AlertFilter) ([]*sitrep.Ale
 	var where []string
 	args := []any{limit}
 	if f.Triage != "" {
-		args = append(args, f.Triage)
-		where = append(where, fmt.Sprintf(`triage = $%d`, len(args)))
+		where, args = append(where, `triage = $2`), append(args, f.Triage)
 	}
 	if f.Open {
 		where = append(where, `status <> 'resolved'`)
-	}
-	if f.IncidentID != "" {
-		args = append(args, f.IncidentID)
-		where = append(where, fmt.Sprintf(`incident_id = $%d`, len(args)))
 	}
 	q := selectAlerts
 	if len(where) > 0 {
@@ -380,6 +450,3 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
-
-// columnString returns s as a text column keeps it (sitrep.ColumnString).
-func columnString(s string) string { return sitrep.ColumnString(s) }
