@@ -12,8 +12,9 @@ import (
 )
 
 // listeners are the intake listeners that are not HTTP, each opt-in:
-// syslog over UDP and TCP, and SMTP. They store through the same ingester
-// as the HTTP intake, and are closed before it.
+// syslog over UDP and TCP, and SMTP. They store as the HTTP intake does,
+// through the dispatcher in front of the ingester (a.intake), and are
+// closed before it.
 type listeners struct {
 	syslog *syslog.Server
 	smtp   *email.Server
@@ -35,7 +36,7 @@ func (a *App) startListeners() (err error) {
 			return errors.New("syslog: the store keeps no alerts")
 		}
 		srv, err := syslog.NewServer(context.Background(), syslog.Config{
-			Ingester: a.ingester,
+			Ingester: a.intake,
 			Sources:  alerts.Sources,
 			Logger:   a.log,
 			Registry: a.registry,
@@ -59,7 +60,7 @@ func (a *App) startListeners() (err error) {
 	}
 	if cfg.SMTP != "" {
 		srv, err := email.NewServer(email.ServerConfig{
-			Ingester:    a.ingester,
+			Ingester:    a.intake,
 			SourceByKey: a.svc.SourceByKey,
 			Logger:      a.log,
 			Registry:    a.registry,
