@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -65,13 +67,28 @@ func (p *page) waitFor(what, js string) {
 	}
 }
 
+// text returns the text of the element sel. It reads it in one step in the
+// page: a live update may replace the element between two protocol calls.
 func (p *page) text(sel string) string {
 	p.t.Helper()
-	s, err := chromedp.Run(p.ctx, chromedp.Text(sel))
-	if err != nil {
-		p.t.Fatalf("text of %s: %v", sel, err)
-	}
-	return s
+	return eval[string](p, "text of "+sel, `(() => { const e = document.querySelector(`+jsString(sel)+`); return e ? e.textContent.trim() : "(no "+`+jsString(sel)+`+")"; })()`)
+}
+
+// click clicks the element sel, found when the click happens: a live update
+// may have replaced the one found a moment earlier.
+func (p *page) click(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Action[chromedp.Void](func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		ok, err := chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+jsString(sel)+`); if (!e) return false; e.click(); return true; })()`)(ctx, t)
+		if err == nil && !ok {
+			err = fmt.Errorf("no %s to click", sel)
+		}
+		return chromedp.Void{}, err
+	})
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func (p *page) signIn(name, pw string) {
@@ -85,6 +102,10 @@ func (p *page) signIn(name, pw string) {
 		chromedp.WaitVisible("#me"),
 	)
 }
+
+// live holds once a page has caught up from its event stream (the stream
+// announces a change when it opens).
+const live = `Number(document.querySelector("[data-live]").dataset.updates || 0) >= 1`
 
 // TestInTheBrowser drives the command post in Chromium against the real
 // server: sign in, declare, watch the board and the incident page follow
@@ -144,7 +165,7 @@ func TestInTheBrowser(t *testing.T) {
 	// Sign in and declare.
 	ada.signIn("ada", "ada passphrase")
 	ada.do("declare",
-		chromedp.Click(`a[href="/declare"]`),
+		ada.click(`a[href="/declare"]`),
 		chromedp.WaitVisible("#title"),
 		chromedp.SendKeys("#title", "Ransomware on FIN-LAPTOP-7"),
 		chromedp.SetValue("#severity", "2"),
@@ -158,7 +179,7 @@ func TestInTheBrowser(t *testing.T) {
 
 	// The board follows a declaration made by someone else, without a reload.
 	ada.do("open the board", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`tr[data-id="`+first+`"]`))
-	ada.waitFor("the board to go live", `document.querySelector("[data-live-status]").textContent === "Live"`)
+	ada.waitFor("the board to go live", live)
 	eval[bool](ada, "mark the page", "window.notReloaded = true")
 	res, err := bobAPI.Declare(ctx, sitrep.DeclareInput{Title: "Phishing wave", Severity: 1})
 	if err != nil {
@@ -176,7 +197,7 @@ func TestInTheBrowser(t *testing.T) {
 
 	// The incident page follows a note added through the API.
 	ada.do("open the incident", chromedp.Navigate(base+"/incidents/"+first), chromedp.WaitVisible("#timeline"))
-	ada.waitFor("the incident page to go live", `document.querySelector("[data-live-status]").textContent === "Live"`)
+	ada.waitFor("the incident page to go live", live)
 	eval[bool](ada, "mark the page", "window.notReloaded = true")
 	if _, err := bobAPI.CheckIn(ctx, first); err != nil {
 		t.Fatal(err)
@@ -223,7 +244,7 @@ func TestInTheBrowser(t *testing.T) {
 
 	// Transfer of command. What ada types is kept while the page updates.
 	bob.do("back to the incident", chromedp.Navigate(base+"/incidents/"+first), chromedp.WaitVisible("#timeline"))
-	bob.waitFor("bob's page to go live", `document.querySelector("[data-live-status]").textContent === "Live"`)
+	bob.waitFor("bob's page to go live", live)
 	ada.do("start a briefing", chromedp.SendKeys("#transfer-briefing", "Laptop isolated; "))
 	if _, err := bobAPI.AddNote(ctx, first, "Backups are intact"); err != nil {
 		t.Fatal(err)
@@ -235,14 +256,14 @@ func TestInTheBrowser(t *testing.T) {
 	ada.do("offer command",
 		chromedp.SendKeys("#transfer-briefing", "reimage pending"),
 		chromedp.SetValue("#transfer-to", "bob"),
-		chromedp.Click("#transfer"),
+		ada.click("#transfer"),
 		chromedp.WaitVisible("#offer-to"),
 	)
 	bob.waitFor("the offer on bob's page", `document.getElementById("accept") !== null`)
 	if got := bob.text(".transfer .briefing"); got != "Laptop isolated; reimage pending" {
 		t.Errorf("bob sees the briefing %q", got)
 	}
-	bob.do("accept command", chromedp.Click("#accept"), chromedp.WaitVisible("#ack-pending"))
+	bob.do("accept command", bob.click("#accept"), chromedp.WaitVisible("#ack-pending"))
 	if got := bob.text("#command"); got != "bob" {
 		t.Errorf("Command after accepting: %q", got)
 	}
@@ -250,7 +271,7 @@ func TestInTheBrowser(t *testing.T) {
 		t.Errorf("bob's page should list ada as not acknowledged: %q", got)
 	}
 	ada.waitFor("the acknowledge button on ada's page", `document.getElementById("ack") !== null`)
-	ada.do("acknowledge", chromedp.Click("#ack"), chromedp.WaitVisible("#ack-complete"))
+	ada.do("acknowledge", ada.click("#ack"), chromedp.WaitVisible("#ack-complete"))
 	bob.waitFor("everyone acknowledged, on bob's page", `document.getElementById("ack-complete") !== null`)
 	if eval[bool](ada, "assign form", `document.getElementById("assign-form") !== null`) {
 		t.Errorf("ada, no longer Command, still sees the assign form")

@@ -82,6 +82,7 @@
       return get(root.dataset.refresh);
     }).then(function (html) {
       swap(document.getElementById(root.dataset.target), html);
+      root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
       say("Live", "ok");
     }).catch(function () {
       say("Update failed; retrying", "bad");
