@@ -23,7 +23,7 @@ import (
 // env is a dispatcher on a real SQLite store behind a real group-commit
 // ingester, with its rules file in a plans directory of the test's own.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	store sitrep.Store
 	svc   *sitrep.Service
 	in    *ingest.Ingester
@@ -34,7 +34,7 @@ type env struct {
 	admin *sitrep.User
 }
 
-func newEnv(t *testing.T, rules string) *env {
+func newEnv(t testing.TB, rules string) *env {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sitrep.db"), nil)
 	if err != nil {
@@ -46,7 +46,7 @@ func newEnv(t *testing.T, rules string) *env {
 
 // newEnvOn makes an env on store, with the rules file (not written when
 // rules is "") in a fresh plans directory.
-func newEnvOn(t *testing.T, store sitrep.Store, rules string) *env {
+func newEnvOn(t testing.TB, store sitrep.Store, rules string) *env {
 	t.Helper()
 	e := &env{t: t, store: store, logs: &logBuffer{}, reg: prometheus.NewRegistry()}
 	e.file = filepath.Join(t.TempDir(), FileName)

@@ -129,8 +129,14 @@ func (c *cli) printIncident(v *sitrep.IncidentView, me string) {
 	if inc.ClosedAt != nil {
 		p("closed %s\n", when(*inc.ClosedAt))
 	}
+	if inc.Rule != "" {
+		p("declared by dispatch rule %s for the alerts of group %s\n", inc.Rule, safe(inc.GroupKey))
+	}
 	c.printWarnings(v)
 	p("\nCommand: %s\n", inc.Command)
+	if inc.Command == sitrep.DispatchUser && inc.Open() {
+		p("  Dispatch holds command until a responder on scene takes it: sitrep checkin %s, then sitrep accept-command %s\n", inc.ID, inc.ID)
+	}
 
 	// Transfer of command: an open offer, then the latest announcement
 	// while anyone still owes an acknowledgement.
