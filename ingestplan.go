@@ -84,13 +84,9 @@ func PlanIngest(batch []Ingest) (*IngestPlan, error) {
 		}
 		n, ok := open[k]
 		if !ok {
-			labels := "{}"
-			if len(ev.Labels) > 0 {
-				b, err := json.Marshal(ev.Labels)
-				if err != nil {
-					return nil, fmt.Errorf("ingest event %d: encode labels: %w", i, err)
-				}
-				labels = string(b)
+			labels, err := labelsJSON(ev.Labels)
+			if err != nil {
+				return nil, fmt.Errorf("ingest event %d: encode labels: %w", i, err)
 			}
 			n = int32(len(p.ops))
 			open[k] = n
@@ -118,14 +114,17 @@ func PlanIngest(batch []Ingest) (*IngestPlan, error) {
 		if op.Action != ActionTrigger {
 			continue
 		}
-		op.Samples = "[]"
-		if len(op.raws) > 0 {
-			b, err := json.Marshal(op.raws)
-			if err != nil {
+		b := append(make([]byte, 0, 64), '[')
+		for n, raw := range op.raws {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendJSONString(b, raw); err != nil {
 				return nil, fmt.Errorf("ingest: encode samples: %w", err)
 			}
-			op.Samples, op.raws = string(b), nil
 		}
+		op.Samples, op.raws = string(append(b, ']')), nil
 	}
 	return p, nil
 }
@@ -194,4 +193,69 @@ func MergeAlertSamples(old, later []string) []string {
 		old = AddAlertSample(old, raw)
 	}
 	return old
+}
+
+// labelsJSON encodes labels as encoding/json does (keys sorted), "{}" when
+// there are none. Labels are encoded once per alert that a batch writes,
+// so this skips reflection.
+func labelsJSON(labels map[string]string) (string, error) {
+	if len(labels) == 0 {
+		return "{}", nil
+	}
+	keys := make([]string, 0, len(labels))
+	size := 2
+	for k, v := range labels {
+		keys = append(keys, k)
+		size += len(k) + len(v) + 6
+	}
+	slices.Sort(keys)
+	b := append(make([]byte, 0, size), '{')
+	for n, k := range keys {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = appendJSONString(b, k); err != nil {
+			return "", err
+		}
+		b = append(b, ':')
+		if b, err = appendJSONString(b, labels[k]); err != nil {
+			return "", err
+		}
+	}
+	return string(append(b, '}')), nil
+}
+
+// appendJSONString appends s as a JSON string, exactly as encoding/json
+// writes it: the printable ASCII of most text is escaped here, and a
+// string with other bytes is left to encoding/json.
+func appendJSONString(b []byte, s string) ([]byte, error) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 {
+			enc, err := json.Marshal(s)
+			return append(b, enc...), err
+		}
+	}
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		var esc string
+		switch s[i] {
+		case '"':
+			esc = `\"`
+		case '\\':
+			esc = `\\`
+		case '<':
+			esc = `\u003c`
+		case '>':
+			esc = `\u003e`
+		case '&':
+			esc = `\u0026`
+		default:
+			continue
+		}
+		b = append(append(b, s[start:i]...), esc...)
+		start = i + 1
+	}
+	return append(append(b, s[start:]...), '"'), nil
 }

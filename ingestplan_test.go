@@ -1,6 +1,7 @@
 package sitrep
 
 import (
+	"encoding/json"
 	"errors"
 	"strconv"
 	"testing"
@@ -126,4 +127,29 @@ func TestMergeAlertSamples(t *testing.T) {
 	if got := MergeAlertSamples(nil, []string{"1", "", "2"}); !cmp.Equal(got, []string{"1", "2"}) {
 		t.Errorf("empty payloads are not samples: %q", got)
 	}
+}
+
+// FuzzLabelsJSON: labels and samples are encoded as encoding/json would.
+func FuzzLabelsJSON(f *testing.F) {
+	for _, s := range []string{"", "db1", `a"b\c`, "<script>&amp;", "ünïcode", "nul\x00", "\xff\xfe", "line\nbreak", "\u2028"} {
+		f.Add(s, s+"v")
+	}
+	f.Fuzz(func(t *testing.T, k, v string) {
+		labels := map[string]string{k: v, "host": v}
+		got, err := labelsJSON(labels)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(labels)
+		if got != string(want) {
+			t.Errorf("labelsJSON(%q) = %s, encoding/json gives %s", labels, got, want)
+		}
+		b, err := appendJSONString(nil, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := json.Marshal(v); string(b) != string(want) {
+			t.Errorf("appendJSONString(%q) = %s, encoding/json gives %s", v, b, want)
+		}
+	})
 }

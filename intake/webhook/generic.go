@@ -45,15 +45,18 @@ type genericAlert struct {
 func ParseGeneric(body []byte) ([]sitrep.AlertEvent, error) {
 	switch firstByte(body) {
 	case '{':
-		ev, err := parseGenericAlert("", body)
+		ev, err := parseGenericAlert("", body, false)
 		if err != nil {
 			return nil, err
 		}
 		return []sitrep.AlertEvent{ev}, nil
 	case '[':
 		var items []json.RawMessage
-		if err := json.Unmarshal(body, &items); err != nil {
-			return nil, jsonError("", err)
+		if !fastJSON || !json.Valid(body) || !walkArray(body, func(v []byte) bool { items = append(items, v); return true }) {
+			items = nil
+			if err := json.Unmarshal(body, &items); err != nil {
+				return nil, jsonError("", err)
+			}
 		}
 		if len(items) == 0 {
 			return nil, invalid("", "the batch is empty: send at least one alert")
@@ -63,7 +66,7 @@ func ParseGeneric(body []byte) ([]sitrep.AlertEvent, error) {
 		}
 		events := make([]sitrep.AlertEvent, 0, len(items))
 		for i, item := range items {
-			ev, err := parseGenericAlert(fmt.Sprintf("alerts[%d]", i), item)
+			ev, err := parseGenericAlert(fmt.Sprintf("alerts[%d]", i), item, true)
 			if err != nil {
 				return nil, err
 			}
@@ -81,15 +84,19 @@ func ParseGeneric(body []byte) ([]sitrep.AlertEvent, error) {
 }
 
 // parseGenericAlert parses one alert; at names it in errors ("alerts[3]", or
-// "" for a body that is a single object).
-func parseGenericAlert(at string, raw []byte) (sitrep.AlertEvent, error) {
+// "" for a body that is a single object). valid says raw is known to be
+// valid JSON.
+func parseGenericAlert(at string, raw []byte, valid bool) (sitrep.AlertEvent, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
 		return sitrep.AlertEvent{}, invalid(at, "an alert must be a JSON object")
 	}
 	var in genericAlert
-	if err := json.Unmarshal(raw, &in); err != nil {
-		return sitrep.AlertEvent{}, jsonError(at, err)
+	if !fastJSON || !(valid || json.Valid(raw)) || !decodeGenericFast(raw, &in) {
+		in = genericAlert{}
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return sitrep.AlertEvent{}, jsonError(at, err)
+		}
 	}
 	ev := sitrep.AlertEvent{Summary: in.Summary, DedupKey: strings.TrimSpace(in.DedupKey), Raw: validText(string(raw))}
 
@@ -193,6 +200,12 @@ func genericLabels(field string, raw json.RawMessage) (map[string]string, error)
 	}
 	if raw[0] != '{' {
 		return nil, invalid(field, "must be an object of names to strings")
+	}
+	if fastJSON {
+		// The alert's JSON, labels included, was found valid.
+		if labels, ok := genericLabelsFast(raw); ok {
+			return labels, nil
+		}
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
