@@ -84,13 +84,22 @@ func (inc *Incident) CanInSection(u *User, section string) bool {
 }
 
 // TaskSections lists the sections u may create tasks in: the general staff
-// sections and any other section delegated on the incident, for Command;
-// the sections they lead, for a chief.
+// sections and any other section delegated on the incident or staffed by
+// its plan, for Command; the sections they lead, for a chief.
 func (inc *Incident) TaskSections(u *User) []string {
 	all := slices.Clone(Sections)
+	var more []string
 	for _, r := range inc.Roles {
-		if !slices.Contains(all, r.Role) && !slices.Contains(Officers, r.Role) {
-			all = append(all, r.Role)
+		more = append(more, r.Role)
+	}
+	if inc.Plan != nil {
+		for _, p := range inc.Plan.Positions {
+			more = append(more, p.Role)
+		}
+	}
+	for _, r := range more {
+		if !slices.Contains(all, r) && !slices.Contains(Officers, r) && r != RoleCommand {
+			all = append(all, r)
 		}
 	}
 	out := all[:0]

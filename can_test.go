@@ -120,3 +120,19 @@ func TestTaskSections(t *testing.T) {
 		}
 	}
 }
+
+func TestTaskSectionsOfThePlan(t *testing.T) {
+	s := staffed(t, "bob")
+	s.inc.Plan = &IncidentPlan{Positions: []Position{{Role: "forensics", Severity: 4}, {Role: RoleInformation, Severity: 4}}}
+	got := s.inc.TaskSections(user("ada"))
+	want := []string{RoleOperations, RolePlanning, RoleLogistics, RoleFinance, "forensics"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Command may add tasks in %v, want %v", got, want)
+	}
+	if !s.inc.CanInSection(user("ada"), "forensics") || s.inc.CanInSection(user("bob"), "forensics") {
+		t.Errorf("the plan's section: Command may add tasks, others may not")
+	}
+	if err := s.do("ada", AddTask{Section: "forensics", Title: "image the disk"}); err != nil {
+		t.Errorf("Command adding a task in the plan's section: %v", err)
+	}
+}

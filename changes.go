@@ -37,6 +37,9 @@ func init() {
 		func() Change { return &AlertAttached{} },
 		func() Change { return &PlanApplied{} },
 		func() Change { return &ChecklistOpened{} },
+		func() Change { return &ExerciseStarted{} },
+		func() Change { return &ExerciseInjected{} },
+		func() Change { return &ExerciseEnded{} },
 	)
 }
 

@@ -223,6 +223,8 @@ func Describe(e *Entry) string {
 		return c.describe()
 	case *ChecklistOpened:
 		return c.describe()
+	case describer:
+		return c.describe()
 	}
 	return e.Type
 }

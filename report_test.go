@@ -106,6 +106,21 @@ func describedScenario(t testing.TB) ([]Entry, []string) {
 	}
 	want = append(want, "plan malware applied (sha256:abababababab); positions to staff: operations; 1 checklist task",
 		"plan checklist for identification: 1 task", "task 2 in operations: isolate")
+	// An exercise's runner records its start, injects and end, outside any command.
+	for _, c := range []Change{
+		&ExerciseStarted{Exercise: "EX-0123456789", Scenario: "ransomware", Title: "Ransomware on fs01", Plan: "malware", Speed: 600, StartedAt: t0, Spec: json.RawMessage(`{}`)},
+		&ExerciseInjected{Exercise: "EX-0123456789", Inject: "edr", AlertID: 7, Summary: "ransomware on fs01", FiredAt: t0},
+		&ExerciseInjected{Exercise: "EX-0123456789", Inject: "reporter-call", At: 330, To: "information", From: "The Gazette", Text: "a reporter is on the phone", FiredAt: t0},
+		&ExerciseEnded{Exercise: "EX-0123456789", Reason: ExerciseCompleted, EndedAt: t0, Elapsed: 7200},
+	} {
+		if err := a.add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want = append(want, `EXERCISE EX-0123456789 started: scenario "Ransomware on fs01" (ransomware) rehearsing plan malware at 600x speed`,
+		"EXERCISE inject edr (T+0s): alert 7: ransomware on fs01",
+		"EXERCISE inject reporter-call (T+5m30s): message to information from The Gazette: a reporter is on the phone",
+		"EXERCISE EX-0123456789 ended (completed) at T+2h")
 	return append(s.entries, a.entries...), want
 }
 

@@ -730,6 +730,9 @@ func (c AttachAlert) decide(inc *Incident, _ *User, a *appender) error {
 			return Errorf(EConflict, "alert attach: alert %d is already attached to %s", c.Alert.ID, inc.ID)
 		}
 	}
+	if (ExerciseOf(c.Alert) != "") != inc.Exercise {
+		return Errorf(EConflict, "alert attach: alert %d and %s are not both exercises: an exercise's alerts and a real incident's never mix", c.Alert.ID, inc.ID)
+	}
 	al := c.Alert
 	return a.add(&AlertAttached{AlertID: al.ID, Source: al.Source, DedupKey: al.DedupKey, Summary: al.Summary, Severity: al.Severity, Count: al.Count, FirstSeen: al.FirstSeen})
 }

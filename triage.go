@@ -137,6 +137,9 @@ func ValidateSource(s *Source) error {
 	if err := ValidateName("name", s.Name); err != nil {
 		return err
 	}
+	if s.Name == ExerciseSource {
+		return Invalid("name", "%s is the name of sitrep's own source of exercise alerts: choose another", ExerciseSource)
+	}
 	if !slices.Contains(SourceKinds, s.Kind) {
 		return Invalid("kind", "source kind %q is not valid: %s", clip(s.Kind, 20), joinList(SourceKinds))
 	}
@@ -316,6 +319,9 @@ func (s *Service) DeclareFromAlert(ctx context.Context, actor *User, alertID int
 	}
 	if in.Severity == 0 && al.Severity > 0 {
 		in.Severity = al.Severity
+	}
+	if ExerciseOf(al) != "" {
+		in.Exercise = true // an exercise's alert makes an exercise (ICS rule 7)
 	}
 	inc, entries, err := s.Declare(ctx, actor, in)
 	if err != nil {

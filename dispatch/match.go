@@ -87,10 +87,20 @@ func matchSource(patterns []string, source string) bool {
 
 // GroupKey returns the alert's group key under the rule: the group_by
 // labels as name="value" pairs, the group_by template rendered, or
-// rule:NAME without group_by. The open incident with this key is the one
-// the rule attaches the alert to. It is "" when a template renders to
-// nothing.
+// rule:NAME without group_by, prefixed with the exercise for an
+// exercise's alert. The open incident with this key is the one the rule
+// attaches the alert to. It is "" when a template renders to nothing.
 func (r *Rule) GroupKey(al *sitrep.Alert) string {
+	key := r.groupKey(al)
+	if ex := sitrep.ExerciseOf(al); ex != "" && key != "" {
+		// An exercise's alerts group among themselves only: never onto a
+		// real incident, and never a real alert onto the exercise's.
+		key = sitrep.Truncate("exercise="+ex+","+key, sitrep.MaxGroupKey)
+	}
+	return key
+}
+
+func (r *Rule) groupKey(al *sitrep.Alert) string {
 	g := &r.GroupBy
 	switch {
 	case len(g.Labels) > 0:

@@ -375,3 +375,33 @@ func FuzzCommand(f *testing.F) {
 func contains(list []string, s string) bool { return slices.Contains(list, s) }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// onePlan answers every kind with its plan.
+type onePlan struct{ spec *sitrep.PlanSpec }
+
+func (p onePlan) PlanFor(string) *sitrep.PlanSpec { return p.spec }
+
+func TestPlanPositionsOnTheChart(t *testing.T) {
+	e := newEnv(t)
+	e.svc.Plans = onePlan{&sitrep.PlanSpec{Name: "ransomware", Title: "Ransomware", SHA256: strings.Repeat("a", 64), Severity: 2, Positions: []sitrep.Position{
+		{Role: "information", Severity: 4, People: []string{"bob"}, Why: "customers will ask"},
+		{Role: "forensics", Severity: 2, People: []string{"cy", "dee"}},
+	}}}
+	ada := e.user("ada", sitrep.OrgResponder)
+	inc := e.declare(ada, sitrep.DeclareInput{Title: "Ransomware", Kind: "ransomware", Severity: 2})
+	page := e.signedIn("ada").ok("/incidents/" + inc.ID)
+	for _, want := range []string{
+		`planned" data-role="information"`, "the plan staffs it: customers will ask; suggested: bob",
+		`planned" data-role="forensics"`, "suggested: cy, dee",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the chart lacks %q", want)
+		}
+	}
+	if !strings.Contains(page, `<option value="forensics">forensics</option>`) {
+		t.Errorf("Command cannot assign the plan's forensics role or add tasks in it")
+	}
+	if strings.Contains(page, `planned" data-role="safety"`) {
+		t.Errorf("a position the plan does not ask for is marked planned")
+	}
+}

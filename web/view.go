@@ -57,6 +57,11 @@ type orgBox struct {
 	// scene without a role or a section's task.
 	People   []string
 	OverSpan bool // its holder directs more people than ICS advises
+	// Planned is set when the incident's pre-incident plan asks for this
+	// position; Suggested are the people it names and Why its reason.
+	Planned   bool
+	Suggested []string
+	Why       string
 }
 
 // orgChart is the ICS organisation of an incident: Command at the top, the
@@ -87,14 +92,27 @@ func roleTitle(role string) string {
 }
 
 // orgChartOf draws inc's organisation. Every officer and section position
-// is drawn, open ones too, so that what Command still holds is visible;
-// roles beyond the standard ones (such as operations-group-a) join the
+// is drawn, open ones too, so that what Command still holds is visible, as
+// are the positions the incident's plan asks for; roles beyond the standard
+// ones (such as operations-group-a, or a plan's forensics) join the
 // sections.
 func orgChartOf(inc *sitrep.Incident) orgChart {
+	planned := map[string]sitrep.Position{}
+	var extra []string
+	if inc.Plan != nil {
+		for _, p := range inc.Plan.Positions {
+			planned[p.Role] = p
+			extra = append(extra, p.Role)
+		}
+	}
 	box := func(role string) orgBox {
 		holder := inc.Holder(role)
 		delegated := role == sitrep.RoleCommand || holder != inc.Command
-		return orgBox{Role: role, Title: roleTitle(role), Holder: holder, Delegated: delegated}
+		b := orgBox{Role: role, Title: roleTitle(role), Holder: holder, Delegated: delegated}
+		if p, ok := planned[role]; ok {
+			b.Planned, b.Suggested, b.Why = true, p.People, p.Why
+		}
+		return b
 	}
 	chart := orgChart{Command: box(sitrep.RoleCommand)}
 	for _, r := range sitrep.Officers {
@@ -102,8 +120,11 @@ func orgChartOf(inc *sitrep.Incident) orgChart {
 	}
 	sections := slices.Clone(sitrep.Sections)
 	for _, r := range inc.Roles {
-		if !slices.Contains(sections, r.Role) && !slices.Contains(sitrep.Officers, r.Role) {
-			sections = append(sections, r.Role)
+		extra = append(extra, r.Role)
+	}
+	for _, r := range extra {
+		if !slices.Contains(sections, r) && !slices.Contains(sitrep.Officers, r) && r != sitrep.RoleCommand {
+			sections = append(sections, r)
 		}
 	}
 	for _, r := range sections {
@@ -282,6 +303,13 @@ func incidentViewOf(inc *sitrep.Incident, u *sitrep.User, now time.Time) *incide
 	for _, r := range inc.Roles {
 		if !slices.Contains(v.Roles, r.Role) {
 			v.Roles = append(v.Roles, r.Role)
+		}
+	}
+	if inc.Plan != nil {
+		for _, p := range inc.Plan.Positions {
+			if !slices.Contains(v.Roles, p.Role) && p.Role != sitrep.RoleCommand {
+				v.Roles = append(v.Roles, p.Role)
+			}
 		}
 	}
 	return v
