@@ -307,9 +307,10 @@ func (d *Dispatcher) lookup(ctx context.Context, key string) (string, error) {
 // person (or another replica) decided first.
 var errTaken = errors.New("the alert was taken off the triage desk meanwhile")
 
-// dispatch decides one alert.
+// dispatch decides one alert. Close lets it finish: a declaration cut off
+// between its steps would leave an incident without its alert.
 func (d *Dispatcher) dispatch(id int64) {
-	ctx, cancel := context.WithTimeout(d.ctx, actionTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), actionTimeout)
 	defer cancel()
 	dec, err := d.decide(ctx, id)
 	switch {
@@ -317,15 +318,21 @@ func (d *Dispatcher) dispatch(id int64) {
 		d.log.Debug("dispatch: alert already triaged", "alert", id)
 		return
 	case err != nil:
-		if d.ctx.Err() != nil {
-			return // stopping: the alert stays pending for the next start
-		}
 		d.m.decisions.WithLabelValues("error", dec.rule).Inc()
 		d.log.Error("dispatch an alert; it stays on the triage desk", "alert", id, "rule", dec.rule, "err", err)
 		return
 	}
 	d.m.decisions.WithLabelValues(dec.action, dec.rule).Inc()
-	d.log.Debug("dispatch decision", "alert", id, "rule", dec.rule, "action", dec.action, "incident", dec.incident, "why", dec.why)
+	if d.log.Enabled(ctx, slog.LevelDebug) {
+		attrs := []any{"alert", id, "action", dec.action, "rule", dec.rule}
+		if dec.incident != "" {
+			attrs = append(attrs, "incident", dec.incident)
+		}
+		if dec.why != "" {
+			attrs = append(attrs, "why", dec.why)
+		}
+		d.log.Debug("dispatch decision", attrs...)
+	}
 }
 
 // decision is what became of an alert.
