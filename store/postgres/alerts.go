@@ -343,10 +343,15 @@ func (s *Store) Alerts(ctx context.Context, f sitrep.AlertFilter) ([]*sitrep.Ale
 	var where []string
 	args := []any{limit}
 	if f.Triage != "" {
-		where, args = append(where, `triage = $2`), append(args, f.Triage)
+		args = append(args, f.Triage)
+		where = append(where, fmt.Sprintf(`triage = $%d`, len(args)))
 	}
 	if f.Open {
 		where = append(where, `status <> 'resolved'`)
+	}
+	if f.IncidentID != "" {
+		args = append(args, f.IncidentID)
+		where = append(where, fmt.Sprintf(`incident_id = $%d`, len(args)))
 	}
 	q := selectAlerts
 	if len(where) > 0 {
