@@ -131,3 +131,13 @@ func (inc *Incident) CanAssignTask(u *User, id int) bool {
 	t := inc.task(id)
 	return t != nil && t.Status == TaskOpen && inc.CanInSection(u, t.Section)
 }
+
+// CanRelease reports whether u may check out user: people check
+// themselves out, Command releases (demobilises) anyone else on scene, and
+// Command itself leaves only by transferring command.
+func (inc *Incident) CanRelease(u *User, user string) bool {
+	if u != nil && user == u.Name {
+		return inc.Can(u, CheckOut{}.Action())
+	}
+	return inc.mayAct(u) && inc.Open() && inc.CheckedIn(u.Name) && inc.Command == u.Name && inc.CheckedIn(user)
+}

@@ -27,6 +27,9 @@ func TestCanAgreesWithTheCommands(t *testing.T) {
 		return check{fmt.Sprintf("task %d %s", id, status), func(inc *Incident, u *User) bool { return inc.CanSetTask(u, id, status) },
 			SetTaskStatus{ID: id, Status: status}}
 	}
+	release := func(who string) check {
+		return check{"release " + who, func(inc *Incident, u *User) bool { return inc.CanRelease(u, who) }, CheckOut{User: who}}
+	}
 	assignTask := func(id int, to string) check {
 		return check{fmt.Sprintf("task %d to %s", id, to), func(inc *Incident, u *User) bool { return inc.CanAssignTask(u, id) },
 			AssignTask{ID: id, Assignee: to}}
@@ -61,6 +64,7 @@ func TestCanAgreesWithTheCommands(t *testing.T) {
 			action(ChangePhase{Phase: PhaseContainment, Reason: "r"}),
 			setTask(1, TaskDone), setTask(1, TaskCancelled), setTask(1, TaskOpen), setTask(2, TaskDone),
 			assignTask(1, "dee"), assignTask(1, ""),
+			release("bob"), release("cy"), release("ada"), release("eve"),
 		)},
 		{"information officer", func(t testing.TB) *scene {
 			return withOps(t).assign(RoleInformation, "cy").assign(RolePlanning, "dee")

@@ -177,6 +177,20 @@ func TestCommandPageFlow(t *testing.T) {
 	if !strings.Contains(cy.ok(path), `id="ack-complete"`) {
 		t.Errorf("after every acknowledgement the page still waits")
 	}
+
+	// Command changes the severity and releases someone.
+	cy.act(path+"/severity", url.Values{"severity": {"1"}, "reason": {"customer data involved"}})
+	if r := ada.post(path+"/checkout", url.Values{"user": {"dee"}}); r.code != http.StatusForbidden {
+		t.Errorf("ada, no longer Command, releasing dee: %d", r.code)
+	}
+	if !strings.Contains(cy.ok(path), `aria-label="Release dee"`) {
+		t.Errorf("Command has no release button for dee")
+	}
+	cy.act(path+"/checkout", url.Values{"user": {"dee"}})
+	p = ada.ok(path)
+	if strings.Contains(p, `data-user="dee"`) || !strings.Contains(p, `sev1`) {
+		t.Errorf("after release and the severity change, dee is still on scene or the severity is not 1")
+	}
 }
 
 func TestSpanOfControlWarning(t *testing.T) {

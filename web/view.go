@@ -171,15 +171,16 @@ type resourceRow struct {
 	Roles      []string
 	MustAck    bool // has not acknowledged the latest transfer of command
 	Supervisor string
+	CanRelease bool // the viewer (Command) may check them out; not for oneself
 }
 
-func onSceneOf(inc *sitrep.Incident) []resourceRow {
+func onSceneOf(inc *sitrep.Incident, u *sitrep.User) []resourceRow {
 	var rows []resourceRow
 	for _, r := range inc.Resources {
 		if !r.CheckedIn {
 			continue
 		}
-		row := resourceRow{Resource: r, Roles: inc.RolesOf(r.User)}
+		row := resourceRow{Resource: r, Roles: inc.RolesOf(r.User), CanRelease: r.User != u.Name && inc.CanRelease(u, r.User)}
 		row.Supervisor, _ = inc.Supervisor(r.User)
 		if an := inc.Announcement; an != nil && slices.Contains(an.Pending, r.User) {
 			row.MustAck = true
@@ -241,7 +242,7 @@ func tasksBySection(inc *sitrep.Incident, u *sitrep.User) []taskSection {
 // can is what the viewer of an incident page may do: the buttons drawn.
 type can struct {
 	CheckIn, CheckOut, Note, Assign, Unassign, Transfer, Withdraw, Accept, Ack bool
-	Publish, Phase, Task, Invite                                               bool
+	Publish, Phase, Task, Invite, Edit                                         bool
 }
 
 func canOf(inc *sitrep.Incident, u *sitrep.User) can {
@@ -251,6 +252,7 @@ func canOf(inc *sitrep.Incident, u *sitrep.User) can {
 		Assign: a(sitrep.Assign{}), Unassign: a(sitrep.Unassign{}), Transfer: a(sitrep.OfferCommand{}),
 		Withdraw: a(sitrep.WithdrawOffer{}), Accept: a(sitrep.AcceptCommand{}), Ack: a(sitrep.Acknowledge{}),
 		Publish: a(sitrep.Publish{}), Phase: a(sitrep.ChangePhase{}), Task: a(sitrep.AddTask{}), Invite: a(sitrep.NameMember{}),
+		Edit: a(sitrep.Edit{}),
 	}
 }
 
@@ -270,6 +272,7 @@ type incidentView struct {
 	Roles        []string
 	TaskSections []string
 	Phases       []sitrep.Phase
+	Severities   []int
 	Audiences    []string
 	Alerts       []sitrep.AttachedAlert
 	// Error is the refusal of the action just tried, in the rule's words.
@@ -287,8 +290,8 @@ const timelineShown = 500
 func incidentViewOf(inc *sitrep.Incident, u *sitrep.User, now time.Time) *incidentView {
 	v := &incidentView{
 		Inc: inc, Me: u, Age: now.Sub(inc.DeclaredAt), Warnings: inc.Warnings(), Org: orgChartOf(inc),
-		OnScene: onSceneOf(inc), Sections: tasksBySection(inc, u), Can: canOf(inc, u),
-		TaskSections: inc.TaskSections(u), Phases: sitrep.Phases, Alerts: inc.Alerts,
+		OnScene: onSceneOf(inc, u), Sections: tasksBySection(inc, u), Can: canOf(inc, u),
+		TaskSections: inc.TaskSections(u), Phases: sitrep.Phases, Severities: []int{1, 2, 3, 4}, Alerts: inc.Alerts,
 		Audiences: []string{"responders", "internal", "executives", "customers", "regulators", "public"},
 	}
 	for i := len(inc.Communications) - 1; i >= 0; i-- {
