@@ -48,6 +48,10 @@ type Config struct {
 	// Ingester, when set, stores the alerts of the HTTP intake endpoints
 	// (/intake/…, /v2/enqueue); without it they answer 404.
 	Ingester Ingester
+	// Notifier, when set, serves contact methods, notifications and their
+	// acknowledgement (/api/v1/…/contacts, …/notifications, /ack/…);
+	// without it they answer 404.
+	Notifier Notifier
 }
 
 // API is the HTTP handler of the whole API.
@@ -65,6 +69,7 @@ type API struct {
 	publicURL     string
 	ingester      Ingester
 	intakeMetrics *intakeMetrics // nil without a registry
+	notify        Notifier
 }
 
 // readyTimeout bounds a readiness check, so that a hung store fails the probe
@@ -78,7 +83,7 @@ func New(cfg Config) *API {
 	if cfg.Service == nil {
 		panic("api.New: Config.Service is nil")
 	}
-	a := &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBody, ready: cfg.Ready, publicURL: strings.TrimRight(cfg.PublicURL, "/"), ingester: cfg.Ingester, mux: http.NewServeMux()}
+	a := &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBody, ready: cfg.Ready, publicURL: strings.TrimRight(cfg.PublicURL, "/"), ingester: cfg.Ingester, notify: cfg.Notifier, mux: http.NewServeMux()}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

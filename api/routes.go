@@ -34,6 +34,9 @@ var routes = []route{
 	{"POST", "/api/v1/users", false, createUser},
 	{"PUT", "/api/v1/users/{name}/password", false, setPassword},
 	{"POST", "/api/v1/tokens", false, createToken},
+	{"GET", "/api/v1/users/{name}/contacts", false, listContacts},
+	{"POST", "/api/v1/users/{name}/contacts", false, addContact},
+	{"DELETE", "/api/v1/users/{name}/contacts/{contact}", false, deleteContact},
 
 	{"GET", "/api/v1/incidents", false, listIncidents},
 	{"POST", "/api/v1/incidents", false, declare},
@@ -60,6 +63,11 @@ var routes = []route{
 	{"GET", "/api/v1/incidents/{id}/verify", false, verify},
 	{"GET", "/api/v1/incidents/{id}/report", false, report},
 	{"PATCH", "/api/v1/incidents/{id}/report", false, change(fromBody[sitrep.EditReport])},
+	{"GET", "/api/v1/incidents/{id}/notifications", false, listNotifications},
+	{"POST", "/api/v1/notifications/{id}/ack", false, ackNotification},
+	// Signed acknowledgement links: the token is the credential.
+	{"GET", "/ack/{token}", true, ackLinkPage},
+	{"POST", "/ack/{token}", true, ackLink},
 
 	{"POST", "/api/v1/sources", false, createSource},
 	{"GET", "/api/v1/sources", false, listSources},

@@ -55,6 +55,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock overrides the system clock (tests).
 	Clock sitrep.Clock
+	// Notify is how notifications reach responders (see NotifyConfig).
+	Notify NotifyConfig
 }
 
 // DefaultAddr and DefaultDB are the defaults of Config.Addr and Config.DB.
@@ -74,6 +76,7 @@ type App struct {
 	adminToken string
 	web        *webParts
 	ingester   *ingest.Ingester
+	notifier   Notifier
 	// intake is what every way in stores alerts through: the dispatcher,
 	// wrapping the ingester (see dispatch.go).
 	intake     api.Ingester
@@ -125,6 +128,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		for i := range es {
 			entries.WithLabelValues(es[i].Type).Inc()
 		}
+		a.notifier.Appended(es)
 	}
 
 	token, err := a.svc.Bootstrap(ctx, cfg.BootstrapAdmin, cfg.BootstrapToken)
@@ -138,6 +142,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		store.Close()
 		return nil, fmt.Errorf("the %s store keeps no alerts", redactDB(cfg.DB))
 	}
+	if a.notifier, err = a.openNotifier(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
 	a.ingester = ingest.New(alerts, ingest.Options{Logger: cfg.Logger, Clock: cfg.Clock})
 	if err := a.startDispatch(); err != nil {
 		a.ingester.Close()
@@ -150,6 +158,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Registry:  a.registry,
 		Ready:     store.Ping,
 		PublicURL: cfg.PublicURL,
+		Notifier:  a.notifier,
 		Ingester:  a.intake,
 	})
 	if a.handler, err = a.mountWeb(apiHandler); err != nil {
@@ -216,6 +225,10 @@ func (a *App) Start() error {
 	a.ln, a.srv, a.served = ln, srv, make(chan error, 1)
 	a.mu.Unlock()
 	go func() { a.served <- srv.Serve(ln) }()
+	if err := a.notifier.Start(context.Background()); err != nil {
+		srv.Close()
+		return err
+	}
 	a.log.Info("serving", "url", a.URL(), "db", redactDB(a.cfg.DB))
 	return nil
 }
@@ -264,6 +277,12 @@ func (a *App) Stop(ctx context.Context) error {
 	}
 	if err := a.stopDispatch(); err != nil {
 		errs = append(errs, fmt.Errorf("stop dispatch: %w", err))
+	}
+	// Deliveries in flight finish, or go out after the next start.
+	if srv != nil {
+		if err := a.notifier.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := a.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))

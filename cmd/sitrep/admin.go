@@ -67,7 +67,7 @@ incident. Names are 1–64 lower-case letters, digits, '.', '_' or '-'.`,
 			return t.flush()
 		},
 	}
-	return group("user", "Users: add, ls, passwd", add, ls, c.passwdCmd())
+	return group("user", "Users: add, ls, passwd, contact", add, ls, c.passwdCmd(), c.contactCmd())
 }
 
 func (c *cli) tokenCmd() *cobra.Command {

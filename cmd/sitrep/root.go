@@ -92,9 +92,9 @@ Client commands talk to a sitrep server: --server or SITREP_SERVER
 	add("incident", c.declareCmd(), c.lsCmd(), c.showCmd(), c.editCmd(), c.phaseCmd())
 	add("incident", c.planCmd())
 	add("people", c.checkinCmd(), c.checkoutCmd(), c.inviteCmd(), c.assignCmd(), c.unassignCmd(),
-		c.transferCmd(), c.acceptCommandCmd(), c.ackCmd())
+		c.transferCmd(), c.acceptCommandCmd(), c.ackCmd(), c.pageAckCmd())
 	add("work", c.taskCmd(), c.noteCmd(), c.updateCmd(), c.assetCmd())
-	add("record", c.timelineCmd(), c.verifyCmd(), c.reportCmd())
+	add("record", c.timelineCmd(), c.verifyCmd(), c.reportCmd(), c.notificationsCmd())
 	add("admin", newServeCmd(), c.userCmd(), c.tokenCmd(), c.whoamiCmd(), c.versionCmd())
 	add("admin", c.benchCmd())
 	root.SetHelpCommandGroupID("admin")

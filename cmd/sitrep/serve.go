@@ -15,11 +15,13 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/sitrep-ir/sitrep/app"
+	"github.com/sitrep-ir/sitrep/notify"
 )
 
 func newServeCmd() *cobra.Command {
 	var cfg app.Config
 	var logLevel, logFormat string
+	var mailCfg notify.MailConfig
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the sitrep server: API, web UI and intake",
@@ -35,6 +37,11 @@ each (HOST:PORT). Syslog senders are told apart by their network (the
 --allow ranges of sources of kind syslog), e-mail by the recipient: mail to
 KEY@any.domain, KEY being an e-mail source's key. Neither listener has TLS
 or a login of its own: bind them to a network only senders of alerts reach.
+
+Notifications reach people by the contact methods they add (sitrep user
+contact add): e-mail goes out through --smtp-relay from --mail-from;
+webhooks need nothing more. A page that nobody acknowledges within
+--page-ack-timeout is repeated --page-repeats times, then escalated.
 
 Every flag can also be set by an environment variable: SITREP_ADDR,
 SITREP_DB, SITREP_PLANS, SITREP_PUBLIC_URL, SITREP_SYSLOG_UDP,
@@ -55,6 +62,9 @@ random one (for automation).`,
 			}
 			cfg.Logger = logger
 			cfg.BootstrapToken = os.Getenv("SITREP_BOOTSTRAP_TOKEN")
+			if mailCfg.Relay != "" || mailCfg.From != "" {
+				cfg.Notify.Mail = &mailCfg
+			}
 			return serve(cmd.Context(), cfg, cmd.OutOrStdout())
 		},
 	}
@@ -66,6 +76,14 @@ random one (for automation).`,
 	f.StringVar(&cfg.SyslogUDP, "syslog-udp", "", "syslog UDP listen address (HOST:PORT); off when empty")
 	f.StringVar(&cfg.SyslogTCP, "syslog-tcp", "", "syslog TCP listen address (HOST:PORT); off when empty")
 	f.StringVar(&cfg.SMTP, "smtp", "", "SMTP listen address for e-mail alerts (HOST:PORT); off when empty")
+	f.StringVar(&mailCfg.Relay, "smtp-relay", "", "notifications: SMTP relay (HOST:PORT) outgoing e-mail goes through; no e-mail when empty")
+	f.StringVar(&mailCfg.User, "smtp-user", "", "notifications: user name at the SMTP relay")
+	f.StringVar(&mailCfg.Password, "smtp-password", "", "notifications: password at the SMTP relay (set SITREP_SMTP_PASSWORD rather than the flag)")
+	f.BoolVar(&mailCfg.StartTLS, "smtp-starttls", false, "notifications: require STARTTLS with the SMTP relay")
+	f.StringVar(&mailCfg.From, "mail-from", "", "notifications: the address e-mail comes from")
+	f.DurationVar(&cfg.Notify.AckTimeout, "page-ack-timeout", notify.DefaultAckTimeout, "notifications: how long a page waits for its acknowledgement before it is repeated or escalated")
+	f.IntVar(&cfg.Notify.Repeats, "page-repeats", notify.DefaultRepeats, "notifications: how often an unanswered page is repeated before it escalates to the next person")
+	f.StringSliceVar(&cfg.Notify.Roster, "page-roster", nil, "notifications: who is paged when an incident is declared, in order (comma-separated user names); default the administrators")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	return cmd

@@ -53,6 +53,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("VerifyWhileWriting", func(t *testing.T) { testVerifyWhileWriting(t, h) })
 	t.Run("Alerts", func(t *testing.T) { runAlerts(t, h) })
 	t.Run("Web", func(t *testing.T) { runWeb(t, h) })
+	t.Run("Notify", func(t *testing.T) { runNotify(t, h) })
 }
 
 // Clock is a sitrep.Clock that tests move by hand. Each reading advances it
