@@ -101,6 +101,9 @@ type Incident struct {
 	Tasks          []Task          `json:"tasks"`
 	Assets         []Asset         `json:"assets"`
 	Communications []Communication `json:"communications"`
+	// Drafts are the communications that waited or wait for Command's
+	// authorisation (see approval.go).
+	Drafts         []Draft         `json:"drafts,omitempty"`
 	Report         ReportFields    `json:"report"`
 	Alerts         []AttachedAlert `json:"alerts"`
 	Plan           *IncidentPlan   `json:"plan,omitempty"`

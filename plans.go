@@ -1,6 +1,8 @@
 package sitrep
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +16,93 @@ type Plans interface {
 	// PlanFor returns the plan answering incidents of kind, nil when no
 	// plan does.
 	PlanFor(kind string) *PlanSpec
+}
+
+// PlanCatalog is implemented by Plans that can also list the plans in force
+// and give each in full (plan.Library does): the API and the CLI show them.
+type PlanCatalog interface {
+	Plans
+	// PlanList lists the plans in force, ordered by name, with the
+	// problems of the latest reload when it failed.
+	PlanList() *PlanList
+	// PlanDocument returns the plan named name in full, as JSON in the
+	// plans' own format. Returns ENotFound when there is no such plan.
+	PlanDocument(name string) (json.RawMessage, error)
+}
+
+// PlanList is the plans in force.
+type PlanList struct {
+	// Dir is the plans directory; Commit its git commit ("" outside a
+	// checkout).
+	Dir    string        `json:"dir"`
+	Commit string        `json:"commit,omitempty"`
+	Plans  []PlanSummary `json:"plans"`
+	// Problems are those of the latest reload of the directory when it
+	// failed: the plans listed are then the last good ones, in force until
+	// the files are fixed.
+	Problems []PlanProblem `json:"problems,omitempty"`
+}
+
+// PlanSummary is one plan in a listing.
+type PlanSummary struct {
+	Name     string   `json:"name"`
+	Title    string   `json:"title"`
+	Kinds    []string `json:"kinds"`
+	Severity int      `json:"severity"`
+	File     string   `json:"file"`
+	SHA256   string   `json:"sha256"`
+	Commit   string   `json:"commit,omitempty"`
+	Modified bool     `json:"modified,omitempty"`
+}
+
+// PlanProblem is one problem of a plan file, at its line and column (0 when
+// it concerns the whole file).
+type PlanProblem struct {
+	File    string `json:"file"`
+	Line    int    `json:"line,omitempty"`
+	Column  int    `json:"column,omitempty"`
+	Message string `json:"message"`
+}
+
+// PlanList lists the plans in force: none when the service runs without a
+// plans directory. Anyone signed in may read them.
+func (s *Service) PlanList(_ context.Context, actor *User) (*PlanList, error) {
+	if actor == nil {
+		return nil, Errorf(EUnauthorized, "plans: sign in first")
+	}
+	if cat, ok := s.Plans.(PlanCatalog); ok {
+		if l := cat.PlanList(); l != nil {
+			return l, nil
+		}
+	}
+	return &PlanList{Plans: []PlanSummary{}}, nil
+}
+
+// PlanDocument returns the plan named name in full, as JSON. Returns
+// ENotFound when no plan in force has that name.
+func (s *Service) PlanDocument(_ context.Context, actor *User, name string) (json.RawMessage, error) {
+	if actor == nil {
+		return nil, Errorf(EUnauthorized, "plan: sign in first")
+	}
+	if cat, ok := s.Plans.(PlanCatalog); ok {
+		doc, err := cat.PlanDocument(name)
+		if err != nil {
+			return nil, fmt.Errorf("plan %s: %w", clip(name, 80), err)
+		}
+		return doc, nil
+	}
+	return nil, &Error{Kind: ENotFound, Field: "name", Message: fmt.Sprintf("no plan named %q: the server runs without plans", clip(name, 80))}
+}
+
+// Templates returns the communication templates of an incident's plan, each
+// filled in from the incident as it stands; none when it runs without a
+// plan.
+func (s *Service) Templates(ctx context.Context, actor *User, id string) ([]Template, error) {
+	inc, err := s.Incident(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	return inc.Templates(), nil
 }
 
 // PlanSpec is a pre-incident plan as the domain applies it: what to staff,
@@ -38,6 +127,19 @@ type PlanSpec struct {
 	Tasks        []PlanTask   `json:"tasks"`
 	Notify       []NotifyList `json:"notify"`
 	Targets      Targets      `json:"targets"`
+	// Communications are the plan's templates of statements.
+	Communications []PlanTemplate `json:"communications"`
+}
+
+// PlanTemplate is a statement prepared in advance for one audience; its text
+// holds {{placeholders}} (see Placeholders). CommandApproval on a template
+// makes its audience need Command's authorisation (see NeedsApproval).
+type PlanTemplate struct {
+	Name            string `json:"name"`
+	Audience        string `json:"audience"`
+	Phase           Phase  `json:"phase,omitempty"`
+	CommandApproval bool   `json:"command_approval,omitempty"`
+	Text            string `json:"text"`
 }
 
 // Position is a role a plan staffs at a severity and worse, with the people
@@ -92,6 +194,8 @@ type IncidentPlan struct {
 	Tasks     []PlanTask   `json:"tasks"`
 	Notify    []NotifyList `json:"notify"`
 	Targets   Targets      `json:"targets"`
+	// Communications are the plan's templates, as applied.
+	Communications []PlanTemplate `json:"communications,omitempty"`
 	// Opened lists the phases whose checklist was created, in order.
 	Opened []Phase `json:"opened"`
 	// Met holds when each target was met, by target name; FirstAlert
@@ -123,6 +227,12 @@ type PlanApplied struct {
 	Notify    []NotifyList `json:"notify"`
 	Targets   Targets      `json:"targets"`
 	LegalHold bool         `json:"legal_hold,omitempty"`
+	// FirstAlert is when the alert the incident was declared from was
+	// first seen: the declare target runs from it.
+	FirstAlert *time.Time `json:"first_alert,omitempty"`
+	// Communications are the plan's templates: the incident keeps the text
+	// of the version applied, and which audiences need Command's approval.
+	Communications []PlanTemplate `json:"communications,omitempty"`
 }
 
 func (*PlanApplied) Type() string { return "plan.applied" }
@@ -134,9 +244,20 @@ func (c *PlanApplied) apply(inc *Incident, e *Entry) error {
 		Name: c.Name, Title: c.Title, SHA256: c.SHA256, Commit: c.Commit, Modified: c.Modified, AppliedAt: e.At,
 		Positions: nonNilSlice(slices.Clone(c.Positions)), Tasks: nonNilSlice(slices.Clone(c.Tasks)),
 		Notify: nonNilSlice(slices.Clone(c.Notify)), Targets: c.Targets, Opened: []Phase{}, Met: map[string]time.Time{},
+		Communications: slices.Clone(c.Communications),
 	}
 	if inc.Command != DispatchUser {
 		inc.Plan.Met[TargetCommand] = inc.DeclaredAt
+	}
+	if c.FirstAlert != nil {
+		// An alert first seen "after" its declaration is a clock of
+		// another replica ahead of this one's: it was seen at once.
+		at := c.FirstAlert.UTC()
+		if at.After(inc.DeclaredAt) {
+			at = inc.DeclaredAt
+		}
+		inc.Plan.FirstAlert = &at
+		inc.Plan.Met[TargetDeclare] = inc.DeclaredAt
 	}
 	if c.LegalHold {
 		inc.LegalHold = true
@@ -198,14 +319,21 @@ func (s *Service) planDefaults(in *DeclareInput) *PlanSpec {
 // applyPlan records the plan on a just-declared incident and opens the
 // checklist of its first phase. The plan's lists are cut to what the
 // incident's severity asks: a role staffed at severity 1 is no open position
-// on a severity 3 incident.
-func applyPlan(a *appender, spec *PlanSpec) error {
+// on a severity 3 incident. firstAlert, when the incident is declared from an
+// alert, is when that alert was first seen: the declare target is measured
+// from the declaration on, not only once the alert is attached.
+func applyPlan(a *appender, spec *PlanSpec, firstAlert time.Time) error {
 	if spec == nil {
 		return nil
 	}
 	sev := a.inc.Severity
 	c := &PlanApplied{Name: spec.Name, Title: spec.Title, SHA256: spec.SHA256, Commit: spec.Commit, Modified: spec.Modified,
-		Targets: spec.Targets, LegalHold: spec.LegalHold, Positions: []Position{}, Tasks: []PlanTask{}, Notify: []NotifyList{}}
+		Targets: spec.Targets, LegalHold: spec.LegalHold, Positions: []Position{}, Tasks: []PlanTask{}, Notify: []NotifyList{},
+		Communications: slices.Clone(spec.Communications)}
+	if !firstAlert.IsZero() {
+		at := firstAlert.UTC()
+		c.FirstAlert = &at
+	}
 	for _, p := range spec.Positions {
 		if sev <= p.Severity && p.Role != RoleCommand {
 			c.Positions = append(c.Positions, p)

@@ -2,9 +2,11 @@ package sitrep_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -310,4 +312,87 @@ targets:
 		t.Errorf("containment task = %+v; want it given to carol, on scene", last)
 	}
 	w.verify(inc.ID)
+}
+
+// ingestAlert stores one alert of source first seen at at, as the intake
+// does, and returns its ID.
+func (w *planWorld) ingestAlert(source, key string, at time.Time) int64 {
+	w.t.Helper()
+	ctx := context.Background()
+	as := w.svc.Store.(sitrep.AlertStore)
+	if _, err := as.Sources(ctx); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := as.CreateSource(ctx, &sitrep.Source{Name: source, Kind: "generic", KeyHash: "hash-of-" + source, CreatedAt: at, CreatedBy: "alice"}); err != nil && sitrep.ErrorKind(err) != sitrep.EConflict {
+		w.t.Fatal(err)
+	}
+	ev := sitrep.AlertEvent{DedupKey: key, Severity: 2, Summary: "bulk export of the customer table by " + key}
+	ev.Normalize()
+	res, err := as.IngestAlerts(ctx, []sitrep.Ingest{{Source: source, Event: ev, ReceivedAt: at}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return res[0].AlertID
+}
+
+// TestDeclareFromAlertMeasuresDeclareTarget: an incident declared from an
+// alert, by a person at the triage desk or by a dispatch rule, measures the
+// declare target from the alert's first sighting, recorded with the plan at
+// the declaration; an alert stored by a replica whose clock runs ahead counts
+// as seen at the declaration; a later alert first seen after the declaration
+// does not move it.
+func TestDeclareFromAlertMeasuresDeclareTarget(t *testing.T) {
+	w := newPlanWorld(t, "plans")
+	ctx := context.Background()
+	disp, err := w.svc.Dispatcher(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		by    *sitrep.User
+		delay time.Duration
+		want  string
+	}{
+		{"a responder at the desk within the target", w.users["alice"], 20 * time.Minute, sitrep.TargetMet},
+		{"a dispatch rule after the target", disp, 45 * time.Minute, sitrep.TargetMissed},
+		{"an alert stored by a clock ahead", disp, -2 * time.Second, sitrep.TargetMet},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seen := w.clock.Now()
+			id := w.ingestAlert("dlp", fmt.Sprintf("export-%d", i), seen)
+			w.clock.add(tt.delay)
+			if tt.delay < 0 {
+				seen = w.clock.Now()
+			}
+			inc, entries, err := w.svc.DeclareFromAlert(ctx, tt.by, id, sitrep.DeclareInput{Kind: "data-breach", GroupKey: fmt.Sprintf("g%d", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if entries[1].Type != "plan.applied" || !strings.Contains(string(entries[1].Data), `"first_alert":`) {
+				t.Errorf("entry 2 = %s %s; want the plan applied with the alert's first sighting", entries[1].Type, entries[1].Data)
+			}
+			ts := inc.TargetStatus(w.clock.Now())
+			if len(ts) == 0 || ts[0].Name != sitrep.TargetDeclare {
+				t.Fatalf("targets %+v: want the declare target first", ts)
+			}
+			if d := ts[0]; d.State != tt.want || !d.From.Equal(seen) || d.MetAt == nil || !d.MetAt.Equal(inc.DeclaredAt) {
+				t.Errorf("declare target = %+v; want %s, from %v to the declaration at %v", d, tt.want, seen, inc.DeclaredAt)
+			}
+
+			w.clock.add(time.Minute)
+			later := w.ingestAlert("dlp", fmt.Sprintf("later-%d", i), w.clock.Now())
+			inc, _, err = w.svc.AttachAlertTo(ctx, tt.by, later, inc.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := inc.TargetStatus(w.clock.Now())[0]; !d.From.Equal(seen) || d.State != tt.want {
+				t.Errorf("after a later alert the declare target = %+v; want it unchanged", d)
+			}
+			if v, err := w.svc.Verify(ctx, tt.by, inc.ID); err != nil || !v.OK {
+				t.Errorf("verify %s: %+v, %v", inc.ID, v, err)
+			}
+		})
+	}
 }

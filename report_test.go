@@ -121,6 +121,21 @@ func describedScenario(t testing.TB) ([]Entry, []string) {
 		"EXERCISE inject edr (T+0s): alert 7: ransomware on fs01",
 		"EXERCISE inject reporter-call (T+5m30s): message to information from The Gazette: a reporter is on the phone",
 		"EXERCISE EX-0123456789 ended (completed) at T+2h")
+	// Drafts waiting for Command's authorisation, approved and rejected.
+	for _, c := range []Change{
+		&CommunicationDrafted{Draft: 1, Audience: "customers", Text: "We are writing about an incident."},
+		&CommunicationApproved{Draft: 1},
+		&CommunicationDrafted{Draft: 2, Audience: "press", Text: "No comment.", Template: "press-holding"},
+		&CommunicationRejected{Draft: 2, Reason: "say nothing yet"},
+	} {
+		if err := a.add(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want = append(want, "draft 1 to customers awaits Command's approval: We are writing about an incident.",
+		"approved draft 1 for publication",
+		"draft 2 to press awaits Command's approval: No comment.",
+		"rejected draft 2: say nothing yet")
 	return append(s.entries, a.entries...), want
 }
 

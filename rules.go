@@ -52,6 +52,14 @@ func isControl(r rune) bool {
 	return (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || (r >= 0x7f && r < 0xa0)
 }
 
+// ValidateKind checks an incident kind: 1–32 lower-case letters, digits and
+// '-', starting with a letter, such as data-breach.
+func ValidateKind(kind string) error { return checkSlug("kind", kind) }
+
+// ValidateAudience checks the name of an audience, by the same rule as kinds:
+// internal, executives, customers, regulators…
+func ValidateAudience(audience string) error { return checkSlug("audience", audience) }
+
 func checkSlug(field, s string) error {
 	if !slugRE.MatchString(s) {
 		return Invalid(field, "%s %q is not valid: use 1–32 lower-case letters, digits and '-', starting with a letter", field, clip(s, 40))
@@ -449,14 +457,28 @@ func (c AddNote) decide(inc *Incident, _ *User, a *appender) error {
 }
 
 // Publish publishes a communication to an audience (ICS rule 5: one voice).
+// When the incident's plan asks for Command's authorisation of the audience,
+// what the Information Officer publishes waits for it as a draft (see
+// approval.go).
 type Publish struct {
-	Audience string `json:"audience"`
-	Text     string `json:"text"`
+	Audience string `json:"audience,omitempty"`
+	Text     string `json:"text,omitempty"`
+	// Template names a template of the incident's plan: its text, filled
+	// in from the incident, is the text (give one or the other), and its
+	// audience the default audience.
+	Template string `json:"template,omitempty"`
 }
 
 func (Publish) Action() string { return "update" }
 func (c Publish) decide(inc *Incident, actor *User, a *appender) error {
-	if err := checkSlug("audience", c.Audience); err != nil {
+	if c.Template != "" {
+		filled, err := c.fromTemplate(inc)
+		if err != nil {
+			return err
+		}
+		c = filled
+	}
+	if err := ValidateAudience(c.Audience); err != nil {
 		return err
 	}
 	if err := checkText("text", c.Text, MaxText, true); err != nil {
@@ -471,6 +493,9 @@ func (c Publish) decide(inc *Incident, actor *User, a *appender) error {
 	}
 	if inc.Exercise && IsExternalAudience(c.Audience) {
 		return Refuse("exercise", "update: %s is an exercise, and exercises never reach an external audience (%s)", inc.ID, c.Audience)
+	}
+	if needsApproval(inc, actor, c.Audience) {
+		return a.add(&CommunicationDrafted{Draft: len(inc.Drafts) + 1, Audience: c.Audience, Text: c.Text, Template: c.Template})
 	}
 	return a.add(&Published{Audience: c.Audience, Text: c.Text})
 }
@@ -604,7 +629,7 @@ func (c Edit) decide(inc *Incident, actor *User, a *appender) error {
 		}
 	}
 	if c.Kind != nil {
-		if err := checkSlug("kind", *c.Kind); err != nil {
+		if err := ValidateKind(*c.Kind); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 // Service runs incidents: it checks every command against the ICS rules and
@@ -40,6 +41,9 @@ type DeclareInput struct {
 	// GroupKey and Rule: see Declared. Set by dispatch rules.
 	GroupKey string `json:"group_key,omitempty"`
 	Rule     string `json:"rule,omitempty"`
+	// firstAlert is when the alert the incident is declared from was
+	// first seen (DeclareFromAlert): the plan's declare target runs from it.
+	firstAlert time.Time
 }
 
 // Default kind and severity of an incident declared with a title alone.
@@ -106,7 +110,7 @@ func (s *Service) Declare(ctx context.Context, actor *User, in DeclareInput) (*I
 		if err := a.add(&Declared{Title: in.Title, Kind: in.Kind, Severity: in.Severity, Confidential: in.Confidential, Exercise: in.Exercise, GroupKey: in.GroupKey, Rule: in.Rule}); err != nil {
 			return nil, nil, err
 		}
-		if err := applyPlan(a, spec); err != nil {
+		if err := applyPlan(a, spec, in.firstAlert); err != nil {
 			return nil, nil, err
 		}
 		entries = a.entries

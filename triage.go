@@ -323,6 +323,7 @@ func (s *Service) DeclareFromAlert(ctx context.Context, actor *User, alertID int
 	if ExerciseOf(al) != "" {
 		in.Exercise = true // an exercise's alert makes an exercise (ICS rule 7)
 	}
+	in.firstAlert = al.FirstSeen
 	inc, entries, err := s.Declare(ctx, actor, in)
 	if err != nil {
 		s.release(ctx, as, al.ID, TriageDeclared)

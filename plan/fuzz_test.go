@@ -38,3 +38,40 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRender holds the renderer the server uses to the scanner that checks
+// placeholders when a plan loads: every placeholder the scanner finds, and
+// only those, is filled in.
+func FuzzRender(f *testing.F) {
+	for _, s := range []string{"", "{{id}}", "{{ title }} {{", "{{{id}}}", "a {{b\n}} {{c}}", "}}{{}}", "{{id}}{{id}}x{{ id}}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		values := map[string]string{}
+		for _, ph := range scanPlaceholders(text) {
+			if !ph.unclosed {
+				values[ph.name] = "<" + strings.ToUpper(ph.name) + ">"
+			}
+		}
+		if got, want := Render(text, values), renderScanned(text, values); got != want {
+			t.Fatalf("Render(%q) = %q; the scanner reads it as %q", text, got, want)
+		}
+	})
+}
+
+// renderScanned fills text by the placeholders scanPlaceholders finds.
+func renderScanned(text string, values map[string]string) string {
+	var b strings.Builder
+	pos := 0
+	for _, ph := range scanPlaceholders(text) {
+		if ph.unclosed {
+			continue
+		}
+		i := pos + strings.Index(text[pos:], ph.raw)
+		b.WriteString(text[pos:i])
+		b.WriteString(values[ph.name])
+		pos = i + len(ph.raw)
+	}
+	b.WriteString(text[pos:])
+	return b.String()
+}

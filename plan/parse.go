@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/mail"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -26,9 +25,6 @@ var (
 	notifyKeys   = []string{"audience", "severity", "to"}
 	targetKeys   = []string{"declare", "command", "information_officer", "first_internal_update", "contained"}
 )
-
-// slugRE is the domain's rule for incident kinds and audiences.
-var slugRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
 // icsRoles are the roles every incident has, beside command.
 var icsRoles = slices.Concat(sitrep.Officers, sitrep.Sections)
@@ -176,9 +172,9 @@ func (d *decoder) kinds(n ast.Node) ([]string, map[string][2]int) {
 		if !ok {
 			continue
 		}
-		switch {
-		case !slugRE.MatchString(k):
-			d.problem(n, "kind %q is not valid: use 1–32 lower-case letters, digits and '-', starting with a letter", clipTo(k, 40))
+		switch err := sitrep.ValidateKind(k); {
+		case err != nil:
+			d.problem(n, "%s", sitrep.ErrorMessage(err))
 		case slices.Contains(out, k):
 			d.problem(n, "kind %s is listed twice", k)
 		default:
@@ -431,7 +427,7 @@ func (d *decoder) audience(n ast.Node, what string) string {
 	if !ok {
 		return ""
 	}
-	if !slugRE.MatchString(s) {
+	if sitrep.ValidateAudience(s) != nil {
 		d.problem(at, "audience %q is not valid: use 1–32 lower-case letters, digits and '-', e.g. internal, executives, customers, regulators", clipTo(s, 40))
 		return ""
 	}

@@ -18,7 +18,10 @@
 package plan
 
 import (
+	"encoding/json"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sitrep-ir/sitrep"
@@ -199,6 +202,63 @@ type Targets struct {
 	// Contained: until the incident moves past containment, into
 	// eradication or a later phase (key contained).
 	Contained time.Duration `json:"contained,omitempty"`
+}
+
+// targetsJSON is Targets in JSON: durations as written in plans, such as
+// "30m" or "1h30m", and left out when not set.
+type targetsJSON struct {
+	Declare             string `json:"declare,omitempty"`
+	Command             string `json:"command,omitempty"`
+	InformationOfficer  string `json:"information_officer,omitempty"`
+	FirstInternalUpdate string `json:"first_internal_update,omitempty"`
+	Contained           string `json:"contained,omitempty"`
+}
+
+// MarshalJSON writes the targets as durations people read, as in the plan.
+func (t Targets) MarshalJSON() ([]byte, error) {
+	return json.Marshal(targetsJSON{
+		Declare: FormatDuration(t.Declare), Command: FormatDuration(t.Command), InformationOfficer: FormatDuration(t.InformationOfficer),
+		FirstInternalUpdate: FormatDuration(t.FirstInternalUpdate), Contained: FormatDuration(t.Contained),
+	})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (t *Targets) UnmarshalJSON(b []byte) error {
+	var j targetsJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	var out Targets
+	for _, f := range []struct {
+		s string
+		d *time.Duration
+	}{{j.Declare, &out.Declare}, {j.Command, &out.Command}, {j.InformationOfficer, &out.InformationOfficer}, {j.FirstInternalUpdate, &out.FirstInternalUpdate}, {j.Contained, &out.Contained}} {
+		if f.s == "" {
+			continue
+		}
+		d, err := time.ParseDuration(f.s)
+		if err != nil {
+			return fmt.Errorf("targets: %w", err)
+		}
+		*f.d = d
+	}
+	*t = out
+	return nil
+}
+
+// FormatDuration writes d as a plan does: 30m, 2h, 1h30m; "" for zero.
+func FormatDuration(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // Checklist returns the items of phase p, nil when the plan has none.

@@ -1,20 +1,15 @@
 package plan
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/sitrep-ir/sitrep"
+)
 
 // Placeholders are the names a template's text may use as {{name}}, filled
-// in from the incident when the statement is drafted:
-//
-//	id                   the incident's ID, IR-2026-0042
-//	title                its title
-//	kind                 its kind
-//	severity             its severity, 1 to 4
-//	phase                its current phase
-//	command              who is Command
-//	information_officer  who is the Information Officer (Command while no one is)
-//	declared_at          when it was declared, UTC
-//	plan                 the plan's title
-var Placeholders = []string{"id", "title", "kind", "severity", "phase", "command", "information_officer", "declared_at", "plan"}
+// in from the incident when the statement is drafted: the domain's
+// sitrep.Placeholders, where each is described.
+var Placeholders = sitrep.Placeholders
 
 type placeholder struct {
 	name     string
@@ -56,27 +51,10 @@ func scanPlaceholders(text string) []placeholder {
 	return out
 }
 
-// Render fills a template's {{placeholders}} from values; a placeholder
+// Render fills a template's {{placeholders}} from values, as the server does
+// when it offers a plan's templates (sitrep.RenderTemplate); a placeholder
 // without a value becomes empty. Plans are checked when loaded, so every
 // placeholder in a loaded plan is one of Placeholders.
 func Render(text string, values map[string]string) string {
-	var b strings.Builder
-	last := 0
-	pos := 0
-	for _, ph := range scanPlaceholders(text) {
-		if ph.unclosed {
-			continue
-		}
-		i := strings.Index(text[pos:], ph.raw)
-		if i < 0 {
-			continue
-		}
-		i += pos
-		b.WriteString(text[last:i])
-		b.WriteString(values[ph.name])
-		last = i + len(ph.raw)
-		pos = last
-	}
-	b.WriteString(text[last:])
-	return b.String()
+	return sitrep.RenderTemplate(text, values)
 }
