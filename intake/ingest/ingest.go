@@ -44,12 +44,18 @@ type Options struct {
 	// MaxBatch is how many events a batch holds at most (DefaultMaxBatch).
 	// A single call with more events is a batch of its own.
 	MaxBatch int
-	// MaxDelay is how long a batch waits for more events after its first
-	// (DefaultMaxDelay).
+	// MaxDelay is how long a batch waits at most for more calls after its
+	// first (DefaultMaxDelay). It waits only while it has fewer calls than
+	// the batch before it: senders answered by one commit come back for
+	// the next, and a batch that has them all commits at once.
 	MaxDelay time.Duration
 	Logger   *slog.Logger
 	// Clock stamps each event's time of receipt (sitrep.SystemClock).
 	Clock sitrep.Clock
+
+	// firstCalls is how many calls the first batch waits for (tests: with
+	// an hour's MaxDelay, calls stay queued until Close).
+	firstCalls int
 }
 
 // Ingester gathers events from concurrent callers into batches.
@@ -59,6 +65,9 @@ type Ingester struct {
 	maxDelay time.Duration
 	logger   *slog.Logger
 	clock    sitrep.Clock
+	// lastCalls is how many calls the last batch held: the next waits for
+	// as many, at most MaxDelay (only the batching goroutine uses it).
+	lastCalls int
 
 	// waiting counts the events of calls queued or gathered and not yet
 	// committed or abandoned: tests watch it to know a call is in.
@@ -96,13 +105,14 @@ type outcome struct {
 // goroutine. Close stops it.
 func New(store sitrep.AlertStore, opts Options) *Ingester {
 	in := &Ingester{
-		store:    store,
-		maxBatch: opts.MaxBatch,
-		maxDelay: opts.MaxDelay,
-		logger:   opts.Logger,
-		clock:    opts.Clock,
-		queue:    make(chan *call, queueLen),
-		done:     make(chan struct{}),
+		store:     store,
+		maxBatch:  opts.MaxBatch,
+		maxDelay:  opts.MaxDelay,
+		logger:    opts.Logger,
+		clock:     opts.Clock,
+		lastCalls: opts.firstCalls,
+		queue:     make(chan *call, queueLen),
+		done:      make(chan struct{}),
 	}
 	if in.maxBatch <= 0 {
 		in.maxBatch = DefaultMaxBatch
@@ -200,14 +210,19 @@ func (in *Ingester) Close() error {
 	return nil
 }
 
-// run is the batching goroutine: it gathers calls until the batch holds
-// MaxBatch events or MaxDelay has passed since its first, then commits it.
-// While it commits, new calls wait in the queue and make the next batch.
+// run is the batching goroutine: it gathers the calls queued, up to
+// MaxBatch events, then commits them. A batch with fewer calls than the one
+// before waits up to MaxDelay for more: the senders the last commit
+// answered are on their way back, and one commit for all of them costs
+// less than one each. A batch as large as the last commits at once, so
+// that the store is not left idle while senders wait. While it commits,
+// new calls wait in the queue and make the next batch.
 func (in *Ingester) run() {
 	defer close(in.done)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var next *call // a call that did not fit in the previous batch
+	calls := make([]*call, 0, 64)
 	for {
 		first := next
 		next = nil
@@ -218,27 +233,48 @@ func (in *Ingester) run() {
 			}
 			first = c
 		}
-		calls, n := []*call{first}, len(first.batch)
+		calls, n := append(calls[:0], first), len(first.batch)
 		open := true
-		timer.Reset(in.maxDelay)
+		var expired <-chan time.Time // set once the batch waits
 	gather:
 		for n < in.maxBatch {
+			var c *call
+			var ok bool
 			select {
-			case c, ok := <-in.queue:
-				if !ok {
-					open = false
+			case c, ok = <-in.queue:
+			default:
+				if len(calls) >= in.lastCalls {
+					break gather // as many as last time, and no more queued
+				}
+				if expired == nil {
+					timer.Reset(in.maxDelay)
+					expired = timer.C
+				}
+				select {
+				case c, ok = <-in.queue:
+				case <-expired:
 					break gather
 				}
-				if n+len(c.batch) > in.maxBatch {
-					next = c
-					break gather
-				}
-				calls, n = append(calls, c), n+len(c.batch)
-			case <-timer.C:
+			}
+			if !ok {
+				open = false
 				break gather
 			}
+			if n+len(c.batch) > in.maxBatch {
+				next = c
+				break gather
+			}
+			calls, n = append(calls, c), n+len(c.batch)
 		}
-		timer.Stop()
+		if expired != nil {
+			timer.Stop()
+		}
+		in.lastCalls = len(calls)
+		if next != nil {
+			// The batch was cut by MaxBatch: the next need not wait for
+			// more than fits.
+			in.lastCalls = 0
+		}
 		in.commit(calls)
 		if !open {
 			if next != nil {

@@ -100,7 +100,7 @@ func TestStoreErrorFailsTheBatch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sitrep.db")
 	s := openStore(t, path)
 	const callers = 5
-	in := New(s, Options{MaxBatch: callers, MaxDelay: time.Hour})
+	in := New(s, Options{MaxBatch: callers, MaxDelay: time.Hour, firstCalls: callers})
 	defer in.Close()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -127,7 +127,7 @@ func TestStoreErrorFailsTheBatch(t *testing.T) {
 // would wait an hour: Close stores them, then refuses more.
 func TestCloseFlushes(t *testing.T) {
 	s := openStore(t, "")
-	in := New(s, Options{MaxDelay: time.Hour})
+	in := New(s, Options{MaxDelay: time.Hour, firstCalls: 1000})
 	const callers = 4
 	errs := make([]error, callers)
 	var wg sync.WaitGroup
@@ -163,7 +163,7 @@ func TestCloseFlushes(t *testing.T) {
 // calls of the batch are.
 func TestCancelledWhileQueued(t *testing.T) {
 	s := openStore(t, "")
-	in := New(s, Options{MaxDelay: time.Hour})
+	in := New(s, Options{MaxDelay: time.Hour, firstCalls: 1000})
 	ctx, cancel := context.WithCancel(t.Context())
 	var cancelled error
 	var wg sync.WaitGroup
@@ -223,5 +223,20 @@ func TestRefusesBadCalls(t *testing.T) {
 	list, err := s.Alerts(t.Context(), sitrep.AlertFilter{})
 	if err != nil || len(list) != 1 {
 		t.Errorf("%d alerts stored, want only the bare event's: %v", len(list), err)
+	}
+}
+
+// TestLoneSenderNotHeld: a batch waits for more calls only while it has
+// fewer than the batch before; a lone sender's calls commit at once, even
+// with a MaxDelay of an hour.
+func TestLoneSenderNotHeld(t *testing.T) {
+	s := openStore(t, "")
+	in := New(s, Options{MaxDelay: time.Hour})
+	defer in.Close()
+	for i := range 5 {
+		res, err := in.Ingest(t.Context(), "edr", []sitrep.AlertEvent{trigger(fmt.Sprint(i))})
+		if err != nil || len(res) != 1 || !res[0].New {
+			t.Fatalf("call %d: %+v, %v", i, res, err)
+		}
 	}
 }
