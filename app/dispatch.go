@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -12,7 +13,8 @@ import (
 // startDispatch puts the dispatcher in front of the ingester: every way in
 // (the HTTP intake, the syslog and SMTP listeners) stores alerts through
 // a.intake, and the alerts they open are dispatched by the rules of
-// PLANS/dispatch.yaml. The file is reloaded when it changes and on SIGHUP.
+// PLANS/dispatch.yaml. The file is reloaded when it changes and on SIGHUP,
+// whose one handler here reloads the plans too (see Reload).
 func (a *App) startDispatch() error {
 	file := ""
 	if a.cfg.Plans != "" {
@@ -36,8 +38,8 @@ func (a *App) startDispatch() error {
 		for {
 			select {
 			case <-hup:
-				a.log.Info("SIGHUP: reloading the dispatch rules", "file", file)
-				_ = d.Reload() // problems are logged; the rules in use stay
+				a.log.Info("SIGHUP: reloading the plans and the dispatch rules", "dir", a.cfg.Plans)
+				_ = a.Reload(context.Background()) // problems are logged; the plans and rules in use stay
 			case <-a.stopHUP:
 				signal.Stop(hup)
 				return

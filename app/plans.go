@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,7 +19,7 @@ type plansWatch struct {
 }
 
 // openPlans loads the plans of Config.Plans, gives them to the service and
-// watches the directory. Broken plans do not stop the server: each problem
+// watches the directory; Reload, on SIGHUP, reloads them at once. Broken plans do not stop the server: each problem
 // is logged with its file and line, and incidents run with the last good
 // plans (none at a start with broken plans) until the files are fixed. An
 // empty Config.Plans means no plans.
@@ -47,7 +49,31 @@ func (a *App) openPlans() {
 		defer close(w.done)
 		lib.Run(ctx)
 	}()
+	// The SIGHUP handler (see startDispatch) runs already: it reads the
+	// watch under a.mu.
+	a.mu.Lock()
 	a.plans = w
+	a.mu.Unlock()
+}
+
+// Reload reads the plans directory now, whether or not its files look
+// changed: the plans and the dispatch rules. SIGHUP runs it. What does not
+// load is logged, problem by problem, and returned; the plans and rules in
+// use stay until the files are fixed.
+func (a *App) Reload(ctx context.Context) error {
+	a.mu.Lock()
+	w := a.plans
+	a.mu.Unlock()
+	var errs []error
+	if w != nil {
+		errs = append(errs, w.lib.Reload(ctx))
+	}
+	if a.dispatcher != nil {
+		if err := a.dispatcher.Reload(); err != nil {
+			errs = append(errs, fmt.Errorf("reload dispatch rules: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Plans returns the library of pre-incident plans in use, nil when the
