@@ -108,7 +108,12 @@ func listAlerts(a *API, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	f := sitrep.AlertFilter{Triage: r.URL.Query().Get("triage"), Open: open, Limit: int(limit)}
+	f := sitrep.AlertFilter{Triage: r.URL.Query().Get("triage"), Open: open, Limit: int(limit), IncidentID: r.URL.Query().Get("incident")}
+	if f.IncidentID != "" {
+		if err := sitrep.ValidateID(f.IncidentID); err != nil {
+			return err
+		}
+	}
 	alerts, err := a.svc.Alerts(r.Context(), user(r), f)
 	if err != nil {
 		return err
