@@ -472,6 +472,16 @@ type AlertAttached struct {
 
 func (*AlertAttached) Type() string { return "alert.attached" }
 func (c *AlertAttached) apply(inc *Incident, e *Entry) error {
-	inc.Alerts = append(inc.Alerts, AttachedAlert{ID: c.AlertID, Source: c.Source, DedupKey: c.DedupKey, Summary: c.Summary, AttachedBy: e.Actor, AttachedAt: e.At})
+	inc.AlertCount++
+	if len(inc.Alerts) < MaxAlertsInState {
+		inc.Alerts = append(inc.Alerts, AttachedAlert{ID: c.AlertID, Source: c.Source, DedupKey: c.DedupKey, Summary: c.Summary, AttachedBy: e.Actor, AttachedAt: e.At})
+	}
 	return nil
 }
+
+// MaxAlertsInState is how many attached alerts an incident's state lists:
+// the first ones. A worm on five thousand hosts is five thousand alerts on
+// one incident; listing them all in the state would make every later
+// change of the incident rewrite them. The timeline has an entry for each,
+// AlertCount counts them, and the alert store lists them by incident.
+const MaxAlertsInState = 50

@@ -103,9 +103,12 @@ type Incident struct {
 	Communications []Communication `json:"communications"`
 	// Drafts are the communications that waited or wait for Command's
 	// authorisation (see approval.go).
-	Drafts         []Draft         `json:"drafts,omitempty"`
-	Report         ReportFields    `json:"report"`
+	Drafts []Draft      `json:"drafts,omitempty"`
+	Report ReportFields `json:"report"`
+	// Alerts are the first MaxAlertsInState alerts attached; AlertCount
+	// counts them all.
 	Alerts         []AttachedAlert `json:"alerts"`
+	AlertCount     int             `json:"alert_count"`
 	Plan           *IncidentPlan   `json:"plan,omitempty"`
 	PhaseChangedAt time.Time       `json:"phase_changed_at"`
 	ClosedAt       *time.Time      `json:"closed_at,omitempty"`

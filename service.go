@@ -126,21 +126,19 @@ func (s *Service) Declare(ctx context.Context, actor *User, in DeclareInput) (*I
 
 // openGroup returns the oldest open incident with group key key, or "".
 func (s *Service) openGroup(ctx context.Context, key string) (string, error) {
-	open, err := s.Store.Incidents(ctx, IncidentFilter{Open: true, Limit: maxOpenGroups})
+	open, err := s.Store.Incidents(ctx, IncidentFilter{Open: true, GroupKey: key, Limit: maxOpenGroups})
 	if err != nil {
 		return "", fmt.Errorf("look up group %q: %w", clip(key, 80), err)
 	}
-	id := ""
-	for _, inc := range open { // most recently declared first
-		if inc.GroupKey == key {
-			id = inc.ID
-		}
+	if len(open) == 0 {
+		return "", nil
 	}
-	return id, nil
+	return open[len(open)-1].ID, nil // most recently declared first
 }
 
-// maxOpenGroups bounds the open incidents openGroup reads.
-const maxOpenGroups = 10000
+// maxOpenGroups bounds the open incidents of one group openGroup reads:
+// there is one, unless incidents were declared with it by hand.
+const maxOpenGroups = 100
 
 // Incident returns an incident the actor may see. A confidential incident the
 // actor may not see is reported as not found (ICS rule 8).

@@ -76,6 +76,9 @@ type IncidentFilter struct {
 	Open bool
 	// Limit caps the number returned; 0 means the store's default (500).
 	Limit int
+	// GroupKey, when set, selects the incidents declared with that group
+	// key (see Declared).
+	GroupKey string
 }
 
 // Store keeps users, tokens, incidents and their timelines. The two

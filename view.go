@@ -53,6 +53,8 @@ func (s *Service) IncidentView(ctx context.Context, actor *User, id string) (*In
 	if err != nil {
 		return v, nil // a store without alerts has none attached
 	}
+	// The state's alerts are the first attached; the most recently seen
+	// of the incident's alerts are the ones whose counts move.
 	current, err := as.Alerts(ctx, AlertFilter{IncidentID: inc.ID, Limit: maxAlertsOnView})
 	if err != nil {
 		return nil, fmt.Errorf("the alerts of %s: %w", inc.ID, err)
@@ -70,9 +72,9 @@ func (s *Service) IncidentView(ctx context.Context, actor *User, id string) (*In
 	return v, nil
 }
 
-// maxAlertsOnView bounds the alerts whose state an incident's view reads:
-// the stores' largest listing.
-const maxAlertsOnView = 10000
+// maxAlertsOnView bounds the alerts whose current state an incident's view
+// reads; an alert of the state beyond them keeps its state at attachment.
+const maxAlertsOnView = 1000
 
 // EntryView is a timeline entry with its description for people.
 type EntryView struct {

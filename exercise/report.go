@@ -657,8 +657,7 @@ func (c *computation) finish() {
 			switch {
 			case st.done != nil:
 				res.DoneAt, res.By = c.atp(*st.done), st.by
-				took := *res.DoneAt - *res.From
-				res.Took = &took
+				res.Took = c.span(*st.from, *st.done)
 				res.State = StateMet
 				if *res.Took > x.Within {
 					res.State = StateLate

@@ -63,12 +63,12 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 	last := &entries[len(entries)-1]
 	cols := entryColumns(entries)
 	err = tx.commitWith(ctx, `WITH incident AS (
-			INSERT INTO incidents (id, number, title, severity, phase, kind, confidential, exercise, declared_at, updated_at, seq, head, state)
-			VALUES ($1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+			INSERT INTO incidents (id, number, title, severity, phase, kind, confidential, exercise, declared_at, updated_at, seq, head, state, group_key)
+			VALUES ($1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
 		) `+insertEntries,
 		inc.ID, cols.seq, cols.at, cols.actor, cols.typ, cols.data, cols.prev, cols.hash,
 		number, columnText(inc.Title), inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
-		inc.DeclaredAt, last.At, last.Seq, last.Hash, string(state))
+		inc.DeclaredAt, last.At, last.Seq, last.Hash, string(state), nullString(inc.GroupKey))
 	if err != nil {
 		return s.writeError(err, inc.ID, fmt.Sprintf("create incident %s", inc.ID))
 	}
@@ -184,11 +184,20 @@ func (s *Store) Incidents(ctx context.Context, f sitrep.IncidentFilter) ([]*sitr
 		limit = defaultListLimit
 	}
 	q := `SELECT state, seq, head, updated_at FROM incidents`
+	args := []any{limit}
+	var where []string
 	if f.Open {
-		q += ` WHERE phase <> 'closed'`
+		where = append(where, `phase <> 'closed'`)
+	}
+	if f.GroupKey != "" {
+		args = append(args, columnText(f.GroupKey))
+		where = append(where, fmt.Sprintf(`group_key = $%d`, len(args)))
+	}
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += ` ORDER BY declared_at DESC, number DESC LIMIT $1`
-	rows, err := s.pool.Query(ctx, q, limit)
+	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -319,4 +328,12 @@ func columnText(s string) string { return strings.ReplaceAll(s, "\x00", "") }
 
 func notFound(id string) error {
 	return &sitrep.Error{Kind: sitrep.ENotFound, Field: "id", Message: fmt.Sprintf("incident %s not found", id)}
+}
+
+// nullString is s as text, or NULL when s is empty.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return columnText(s)
 }

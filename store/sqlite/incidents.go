@@ -56,7 +56,7 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 	last := &entries[len(entries)-1]
 	_, err = s.ws.exec(ctx, tx, qInsertIncident,
 		inc.ID, number, columnText(inc.Title), inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
-		inc.DeclaredAt.UnixMicro(), last.At.UnixMicro(), last.Seq, last.Hash, string(state))
+		inc.DeclaredAt.UnixMicro(), last.At.UnixMicro(), last.Seq, last.Hash, string(state), nullString(inc.GroupKey))
 	if uniqueViolated(err) {
 		return &sitrep.Error{Kind: sitrep.EConflict, Field: "id", Message: fmt.Sprintf("incident %s already exists", inc.ID)}
 	}
@@ -164,12 +164,22 @@ func (s *Store) Incidents(ctx context.Context, f sitrep.IncidentFilter) ([]*sitr
 	if limit <= 0 {
 		limit = defaultListLimit
 	}
+	// Each filter combination is its own fixed text, so that the read
+	// pool's statement cache stays small.
 	q := `SELECT state, seq, head, updated_at FROM incidents`
+	var where []string
+	var args []any
 	if f.Open {
-		q += ` WHERE phase <> 'closed'`
+		where = append(where, `phase <> 'closed'`)
+	}
+	if f.GroupKey != "" {
+		where, args = append(where, `group_key = ?`), append(args, f.GroupKey)
+	}
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += ` ORDER BY declared_at DESC, number DESC LIMIT ?`
-	rows, err := s.rs.query(ctx, nil, q, limit)
+	rows, err := s.rs.query(ctx, nil, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -305,3 +315,11 @@ func notFound(id string) error {
 // micro returns the UTC time of unix microseconds us: UTC so that
 // Entry.ComputeHash gives the stored hash.
 func micro(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// nullString is s, or NULL when s is empty.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -7,8 +7,8 @@ const (
 	qNextNumber = `INSERT INTO incident_counters (year, last) VALUES (?, 1)
 		ON CONFLICT (year) DO UPDATE SET last = incident_counters.last + 1
 		RETURNING last`
-	qInsertIncident = `INSERT INTO incidents (id, number, title, severity, phase, kind, confidential, exercise, declared_at, updated_at, seq, head, state)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertIncident = `INSERT INTO incidents (id, number, title, severity, phase, kind, confidential, exercise, declared_at, updated_at, seq, head, state, group_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qLoadIncident   = `SELECT state, seq, head, updated_at FROM incidents WHERE id = ?`
 	qUpdateIncident = `UPDATE incidents SET title = ?, severity = ?, phase = ?, kind = ?, confidential = ?, exercise = ?,
 		updated_at = ?, seq = ?, head = ?, state = ? WHERE id = ?`

@@ -25,6 +25,8 @@ func runAlerts(t *testing.T, h Harness) {
 	t.Run("ConcurrentIngest", func(t *testing.T) { testConcurrentIngest(t, h) })
 	t.Run("TriageRace", func(t *testing.T) { testTriageRace(t, h) })
 	t.Run("DispatchAccount", func(t *testing.T) { testDispatchAccount(t, h) })
+	t.Run("ManyAlertsOnIncident", func(t *testing.T) { testManyAlertsOnIncident(t, h) })
+	t.Run("GroupFilter", func(t *testing.T) { testGroupFilter(t, h) })
 	t.Run("AlertsOnIncident", func(t *testing.T) { testAlertsOnIncident(t, h) })
 	t.Run("GroupDeclaredOnce", func(t *testing.T) { testGroupDeclaredOnce(t, h) })
 }
@@ -706,4 +708,72 @@ func testConcurrentIngest(t *testing.T, h Harness) {
 	if want := 1 + workers*batches*per/4; len(open) != want {
 		t.Errorf("%d open alerts, want %d", len(open), want)
 	}
+}
+
+// testManyAlertsOnIncident attaches more alerts than the state lists: the
+// state keeps the first ones and the count, the timeline one entry each,
+// and the store lists them all by incident.
+func testManyAlertsOnIncident(t *testing.T, h Harness) {
+	f := newAlertFixture(t, h)
+	ann := f.user("ann")
+	inc := f.declare(ann, "Worm across the fleet")
+	n := sitrep.MaxAlertsInState + 7
+	evs := make([]sitrep.AlertEvent, n)
+	for i := range evs {
+		evs[i] = trigger(fmt.Sprintf("worm-host-%03d", i))
+	}
+	res := f.ingest("edr", evs...)
+	for _, r := range res {
+		if _, _, err := f.svc.AttachAlertTo(f.ctx, ann, r.AlertID, inc.ID); err != nil {
+			t.Fatalf("attach alert %d: %v", r.AlertID, err)
+		}
+	}
+	got := f.incident(inc.ID)
+	if len(got.Alerts) != sitrep.MaxAlertsInState || got.AlertCount != n || got.Alerts[0].ID != res[0].AlertID {
+		t.Errorf("state lists %d alerts (first %d) and counts %d; want the first %d of %d", len(got.Alerts), got.Alerts[0].ID, got.AlertCount, sitrep.MaxAlertsInState, n)
+	}
+	if on := f.alerts(sitrep.AlertFilter{IncidentID: inc.ID, Limit: 1000}); len(on) != n {
+		t.Errorf("the store lists %d alerts on %s, want %d", len(on), inc.ID, n)
+	}
+	f.requireVerified(inc.ID)
+}
+
+// testGroupFilter lists the incidents of one group key, open or not.
+func testGroupFilter(t *testing.T, h Harness) {
+	f := newAlertFixture(t, h)
+	d, err := f.svc.Dispatcher(f.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	declare := func(key string) *sitrep.Incident {
+		inc, _, err := f.svc.Declare(f.ctx, d, sitrep.DeclareInput{Title: "group " + key, GroupKey: key})
+		if err != nil {
+			t.Fatalf("declare with group %q: %v", key, err)
+		}
+		return inc
+	}
+	a, b := declare("cluster=prod"), declare("cluster=staging")
+	f.declare(f.admin, "no group")
+	for _, tc := range []struct {
+		filter sitrep.IncidentFilter
+		want   []string
+	}{
+		{sitrep.IncidentFilter{GroupKey: "cluster=prod"}, []string{a.ID}},
+		{sitrep.IncidentFilter{GroupKey: "cluster=staging", Open: true}, []string{b.ID}},
+		{sitrep.IncidentFilter{GroupKey: "cluster=dev"}, []string{}},
+	} {
+		list, err := f.store.Incidents(f.ctx, tc.filter)
+		if err != nil {
+			t.Fatalf("list %+v: %v", tc.filter, err)
+		}
+		ids := []string{}
+		for _, inc := range list {
+			ids = append(ids, inc.ID)
+		}
+		if d := diff(tc.want, ids); d != "" {
+			t.Errorf("incidents of %+v (-want +got):\n%s", tc.filter, d)
+		}
+	}
+	_, _, err = f.svc.Declare(f.ctx, d, sitrep.DeclareInput{Title: "again", GroupKey: "cluster=prod"})
+	requireKind(t, "a second open incident of one group", err, sitrep.EConflict)
 }
