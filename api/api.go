@@ -52,6 +52,9 @@ type Config struct {
 	// acknowledgement (/api/v1/…/contacts, …/notifications, /ack/…);
 	// without it they answer 404.
 	Notifier Notifier
+	// Exercises, when set, runs rehearsals (/api/v1/exercises…); without
+	// it they answer 404.
+	Exercises Exercises
 }
 
 // API is the HTTP handler of the whole API.
@@ -70,6 +73,7 @@ type API struct {
 	ingester      Ingester
 	intakeMetrics *intakeMetrics // nil without a registry
 	notify        Notifier
+	exercise      Exercises
 }
 
 // readyTimeout bounds a readiness check, so that a hung store fails the probe
@@ -83,7 +87,7 @@ func New(cfg Config) *API {
 	if cfg.Service == nil {
 		panic("api.New: Config.Service is nil")
 	}
-	a := &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBody, ready: cfg.Ready, publicURL: strings.TrimRight(cfg.PublicURL, "/"), ingester: cfg.Ingester, notify: cfg.Notifier, mux: http.NewServeMux()}
+	a := &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBody, ready: cfg.Ready, publicURL: strings.TrimRight(cfg.PublicURL, "/"), ingester: cfg.Ingester, notify: cfg.Notifier, exercise: cfg.Exercises, mux: http.NewServeMux()}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

@@ -69,6 +69,11 @@ var routes = []route{
 	{"GET", "/ack/{token}", true, ackLinkPage},
 	{"POST", "/ack/{token}", true, ackLink},
 
+	{"POST", "/api/v1/exercises", false, startExercise},
+	{"GET", "/api/v1/exercises/{id}", false, getExercise},
+	{"GET", "/api/v1/exercises/{id}/report", false, exerciseReport},
+	{"POST", "/api/v1/exercises/{id}/stop", false, stopExercise},
+
 	{"POST", "/api/v1/sources", false, createSource},
 	{"GET", "/api/v1/sources", false, listSources},
 	{"DELETE", "/api/v1/sources/{name}", false, deleteSource},

@@ -20,6 +20,7 @@ import (
 	"github.com/sitrep-ir/sitrep"
 	"github.com/sitrep-ir/sitrep/api"
 	"github.com/sitrep-ir/sitrep/dispatch"
+	"github.com/sitrep-ir/sitrep/exercise"
 	"github.com/sitrep-ir/sitrep/intake/ingest"
 	"github.com/sitrep-ir/sitrep/store/postgres"
 	"github.com/sitrep-ir/sitrep/store/sqlite"
@@ -81,6 +82,8 @@ type App struct {
 	// wrapping the ingester (see dispatch.go).
 	intake     api.Ingester
 	dispatcher *dispatch.Dispatcher
+	exercises  *exercise.Runner
+	exerciseOf exerciseIncidents
 	stopHUP    chan struct{}
 	hupDone    chan struct{}
 	plans      *plansWatch
@@ -121,12 +124,12 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	entries := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sitrep_timeline_entries_total",
-		Help: "Timeline entries appended, by entry type.",
-	}, []string{"type"})
+		Help: "Timeline entries appended, by entry type and whether the incident is an exercise (exercise=\"true\"): real-incident figures leave exercises out.",
+	}, []string{"type", "exercise"})
 	a.registry.MustRegister(entries)
 	a.svc.Appended = func(es []sitrep.Entry) {
 		for i := range es {
-			entries.WithLabelValues(es[i].Type).Inc()
+			entries.WithLabelValues(es[i].Type, a.exerciseOf.label(store, &es[i])).Inc()
 		}
 		a.notifier.Appended(es)
 	}
@@ -152,6 +155,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		store.Close()
 		return nil, err
 	}
+	a.startExercises()
 	apiHandler := api.New(api.Config{
 		Service:   a.svc,
 		Logger:    cfg.Logger.With("component", "api"),
@@ -160,6 +164,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		PublicURL: cfg.PublicURL,
 		Notifier:  a.notifier,
 		Ingester:  a.intake,
+		Exercises: a.exercises,
 	})
 	if a.handler, err = a.mountWeb(apiHandler); err != nil {
 		a.ingester.Close()
@@ -266,6 +271,11 @@ func (a *App) Stop(ctx context.Context) error {
 		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("shut down http: %w", err))
 		}
+	}
+	// Running exercises end on their record while the intake and the
+	// store are still open.
+	if err := a.stopExercises(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	// The listeners store what they read before the ingester closes.
 	if err := a.stopListeners(ctx); err != nil {

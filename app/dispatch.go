@@ -38,7 +38,7 @@ func (a *App) startDispatch() error {
 		for {
 			select {
 			case <-hup:
-				a.log.Info("SIGHUP: reloading the plans and the dispatch rules", "dir", a.cfg.Plans)
+				a.log.Info("SIGHUP: reloading the dispatch rules and the plans", "dir", a.cfg.Plans)
 				_ = a.Reload(context.Background()) // problems are logged; the plans and rules in use stay
 			case <-a.stopHUP:
 				signal.Stop(hup)

@@ -657,7 +657,8 @@ func (c *computation) finish() {
 			switch {
 			case st.done != nil:
 				res.DoneAt, res.By = c.atp(*st.done), st.by
-				res.Took = c.span(*st.from, *st.done)
+				took := *res.DoneAt - *res.From
+				res.Took = &took
 				res.State = StateMet
 				if *res.Took > x.Within {
 					res.State = StateLate

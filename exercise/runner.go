@@ -714,6 +714,9 @@ func (r *Runner) Stop(ctx context.Context, actor *sitrep.User, id string) (*Stat
 	if !allowed {
 		return nil, sitrep.Errorf(sitrep.EForbidden, "exercise stop: only %s, who started %s, Command of its incident or an administrator stops it", ru.controller.Name, id)
 	}
+	if st := ru.status(); st.State != StateRunning {
+		return nil, sitrep.Errorf(sitrep.EConflict, "exercise stop: %s had ended already (%s)", id, st.EndReason)
+	}
 	select {
 	case ru.stopBy <- actor.Name:
 	default: // a stop is on its way already
@@ -725,7 +728,7 @@ func (r *Runner) Stop(ctx context.Context, actor *sitrep.User, id string) (*Stat
 	}
 	st := ru.status()
 	if st.EndReason != sitrep.ExerciseStopped {
-		return st, sitrep.Errorf(sitrep.EConflict, "exercise stop: %s had ended already (%s)", id, st.EndReason)
+		return nil, sitrep.Errorf(sitrep.EConflict, "exercise stop: %s had ended already (%s)", id, st.EndReason)
 	}
 	return st, nil
 }

@@ -90,7 +90,7 @@ Client commands talk to a sitrep server: --server or SITREP_SERVER
 	}
 	add("triage", c.alertCmd(), c.sourceCmd(), c.dispatchCmd())
 	add("incident", c.declareCmd(), c.lsCmd(), c.showCmd(), c.editCmd(), c.phaseCmd())
-	add("incident", c.planCmd())
+	add("incident", c.planCmd(), c.exerciseCmd())
 	add("people", c.checkinCmd(), c.checkoutCmd(), c.inviteCmd(), c.assignCmd(), c.unassignCmd(),
 		c.transferCmd(), c.acceptCommandCmd(), c.ackCmd(), c.pageAckCmd())
 	add("work", c.taskCmd(), c.noteCmd(), c.updateCmd(), c.assetCmd())
