@@ -67,6 +67,9 @@ func (c *Client) Alerts(ctx context.Context, f sitrep.AlertFilter) ([]*sitrep.Al
 	if f.Limit > 0 {
 		q.Set("limit", strconv.Itoa(f.Limit))
 	}
+	if f.IncidentID != "" {
+		q.Set("incident", f.IncidentID)
+	}
 	var out struct {
 		Alerts []*sitrep.Alert `json:"alerts"`
 	}

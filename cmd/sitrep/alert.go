@@ -43,19 +43,27 @@ func severityText(n int) string {
 
 func (c *cli) alertLsCmd() *cobra.Command {
 	var all bool
+	var incident string
 	cmd := &cobra.Command{
-		Use:     "ls [--all]",
+		Use:     "ls [--all] [--incident ID]",
 		Aliases: []string{"list"},
 		Short:   "The triage desk: alerts waiting for a decision",
 		Long: `List the alerts waiting for a decision, most recently seen first: how
 many times each was seen, its severity (1 worst; - when the source did
 not say), its source, when it was first and last seen. --all lists every
-alert with the decision taken on it.`,
+alert with the decision taken on it; --incident ID every alert declared
+from or attached to that incident.`,
 		Example: `  sitrep alert ls
-  sitrep alert ls --all -o json`,
+  sitrep alert ls --all -o json
+  sitrep alert ls --incident IR-2026-0042`,
 		Args: noArgs(""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := sitrep.AlertFilter{Triage: sitrep.TriagePending}
+			if incident != "" {
+				all = true
+				f.IncidentID = incident
+				f.Limit = 5000
+			}
 			if all {
 				f.Triage = ""
 			}
@@ -97,6 +105,7 @@ alert with the decision taken on it.`,
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "every alert, with the decision taken on it")
+	cmd.Flags().StringVar(&incident, "incident", "", "the alerts declared from or attached to this incident")
 	return cmd
 }
 

@@ -111,6 +111,15 @@ func TestTriageDesk(t *testing.T) {
 
 	out = s.ok(t, alice, "alert", "ls", "--all")
 	contains(t, "alert ls --all", out, "TRIAGE", "declared "+id, "attached "+id, "suppressed")
+	on := s.alertIDs(t, alice, "--incident", id)
+	if len(on) != 2 || on["eicar-fin-7"] == nil || on["lateral"] == nil {
+		t.Errorf("alert ls --incident %s: %d alerts %v, want the declared and the attached one", id, len(on), on)
+	}
+	for key, al := range on {
+		if al.IncidentID != id {
+			t.Errorf("alert ls --incident %s lists %s on %q", id, key, al.IncidentID)
+		}
+	}
 	contains(t, "alert show", s.ok(t, alice, "alert", "show", vid), "Declared as "+id)
 	contains(t, "alert show", s.ok(t, alice, "alert", "show", lateral), "Attached to "+id)
 	contains(t, "alert show", s.ok(t, alice, "alert", "show", noise), "Suppressed")
