@@ -72,6 +72,7 @@ type API struct {
 	publicURL     string
 	ingester      Ingester
 	intakeMetrics *intakeMetrics // nil without a registry
+	sources       sourceCache    // the intake's sources by key
 	notify        Notifier
 	exercise      Exercises
 }

@@ -89,6 +89,7 @@ func deleteSource(a *API, w http.ResponseWriter, r *http.Request) error {
 	if err := a.svc.DeleteSource(r.Context(), user(r), r.PathValue("name")); err != nil {
 		return err
 	}
+	a.sources.forget()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
