@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/sitrep-ir/sitrep/client"
 	"github.com/sitrep-ir/sitrep/dispatch"
 	"github.com/sitrep-ir/sitrep/exercise"
+	"github.com/sitrep-ir/sitrep/internal/pgtest"
 )
 
 // The end-to-end tests run each shipped scenario on a real server (the app
@@ -49,12 +51,70 @@ const dispatchRules = `rules:
 // client of their own.
 type world struct {
 	t      *testing.T
-	app    *app.App
+	app    *server
+	db     string // the store: a --db setting
+	plans  string // the plans directory
 	admin  *client.Client
 	people map[string]*client.Client
+	tokens map[string]string
+}
+
+const adminToken = "sitrep_eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+
+// server is a running app that stops once, when stopped or when the test
+// ends.
+type server struct {
+	*app.App
+	once sync.Once
+}
+
+// startApp starts a server on the store db (a --db setting) with the plans
+// of plans.
+func startApp(t *testing.T, db, plans string) *server {
+	t.Helper()
+	a, err := app.New(context.Background(), app.Config{
+		Addr: "127.0.0.1:0", DB: db, Plans: plans, BootstrapToken: adminToken, Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	s := &server{App: a}
+	t.Cleanup(func() { s.stop(t) })
+	return s
+}
+
+func (s *server) stop(t *testing.T) {
+	s.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+}
+
+// restart stops the server and starts another on the same store; the
+// people keep their tokens.
+func (w *world) restart() {
+	w.t.Helper()
+	w.app.stop(w.t)
+	w.app = startApp(w.t, w.db, w.plans)
+	w.admin = client.New(w.app.URL(), adminToken)
+	for name, tok := range w.tokens {
+		w.people[name] = client.New(w.app.URL(), tok)
+	}
 }
 
 func newWorld(t *testing.T) *world {
+	t.Helper()
+	return newWorldOn(t, "sqlite:"+filepath.Join(t.TempDir(), "sitrep.db"))
+}
+
+// newWorldOn is newWorld on the store db names (a --db setting).
+func newWorldOn(t *testing.T, db string) *world {
 	t.Helper()
 	plans := t.TempDir()
 	files, _ := filepath.Glob(filepath.Join("..", "plans", "*.yaml"))
@@ -71,24 +131,8 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	a, err := app.New(ctx, app.Config{
-		Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "sitrep.db"), Plans: plans,
-		BootstrapToken: "sitrep_" + strings.Repeat("e", 43), Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	w := &world{t: t, app: a, admin: client.New(a.URL(), "sitrep_"+strings.Repeat("e", 43)), people: map[string]*client.Client{}}
+	a := startApp(t, db, plans)
+	w := &world{t: t, app: a, db: db, plans: plans, admin: client.New(a.URL(), adminToken), people: map[string]*client.Client{}, tokens: map[string]string{}}
 	for _, name := range []string{"ann", "bob", "cy", "dee"} {
 		if _, err := w.admin.CreateUser(ctx, name, sitrep.OrgResponder, ""); err != nil {
 			t.Fatal(err)
@@ -98,6 +142,7 @@ func newWorld(t *testing.T) *world {
 			t.Fatal(err)
 		}
 		w.people[name] = client.New(a.URL(), tok.Secret)
+		w.tokens[name] = tok.Secret
 	}
 	return w
 }
@@ -450,7 +495,16 @@ func grep(s, sub string) string {
 // first responder takes command from dispatch.
 func TestDatacenterDrill(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t)
+	datacenterDrill(t, newWorld(t))
+}
+
+// TestDatacenterDrillPostgres runs the same drill on PostgreSQL.
+func TestDatacenterDrillPostgres(t *testing.T) {
+	t.Parallel()
+	datacenterDrill(t, newWorldOn(t, pgtest.FreshDatabase(t)))
+}
+
+func datacenterDrill(t *testing.T, w *world) {
 	ctx := context.Background()
 	ann, bob, cy, dee := w.people["ann"], w.people["bob"], w.people["cy"], w.people["dee"]
 	r := w.start("datacenter-outage.yaml", 1800)
@@ -593,4 +647,36 @@ func TestBreachDrill(t *testing.T) {
 		t.Errorf("dee reads the confidential exercise's report: %v", err)
 	}
 	checkVerified(t, ann, id)
+}
+
+// TestRestartEndsExercise: a server that stops ends the exercises it runs,
+// on their record; the next server reads their state and report from it.
+func TestRestartEndsExercise(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := context.Background()
+	r := w.start("pii-breach-researcher.yaml", 1)
+	st := r.waitFor("the incident", func(st *exercise.Status) bool { return st.IncidentID != "" })
+	w.restart()
+	got, err := w.people["ann"].Exercise(ctx, r.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != exercise.StateEnded || got.EndReason != sitrep.ExerciseServerStopped || got.IncidentID != st.IncidentID || len(got.Injects) != 1 {
+		t.Errorf("after a restart: %+v; want ended server-stopped with its first inject", got)
+	}
+	rep, err := w.people["ann"].ExerciseReport(ctx, r.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.EndReason != sitrep.ExerciseServerStopped || rep.EndedAt == nil || rep.IncidentID != st.IncidentID || len(rep.Expectations) != 5 {
+		t.Errorf("report after a restart: %+v", rep)
+	}
+	if _, err := w.people["ann"].StopExercise(ctx, r.id); sitrep.ErrorKind(err) != sitrep.EConflict {
+		t.Errorf("stopping an exercise no server runs: %v, want a conflict", err)
+	}
+	if _, err := w.people["dee"].Exercise(ctx, r.id); sitrep.ErrorKind(err) != sitrep.ENotFound {
+		t.Errorf("dee reads the confidential exercise from the record: %v", err)
+	}
+	checkVerified(t, w.people["ann"], st.IncidentID)
 }
