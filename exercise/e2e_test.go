@@ -420,7 +420,10 @@ func TestMalwareDrill(t *testing.T) {
 			isolate = tk.ID
 		}
 	}
-	isolated := r.act(func() error { _, err := ann.SetTaskStatus(ctx, id, isolate, sitrep.TaskDone, "EDR containment on"); return err })
+	isolated := r.act(func() error {
+		_, err := ann.SetTaskStatus(ctx, id, isolate, sitrep.TaskDone, "EDR containment on")
+		return err
+	})
 
 	rep := r.report()
 	if rep.IncidentID != id || rep.PlanApplied != "malware" || rep.Declare != exercise.DeclareManual || !inc.Exercise {
@@ -604,7 +607,10 @@ func TestBreachDrill(t *testing.T) {
 		_, err := bob.Publish(ctx, id, "executives", "A reporter asks about customer data; holding line: we are investigating.")
 		return err
 	})
-	contained := r.act(func() error { _, err := ann.ChangePhase(ctx, id, sitrep.PhaseContainment, "bucket made private"); return err })
+	contained := r.act(func() error {
+		_, err := ann.ChangePhase(ctx, id, sitrep.PhaseContainment, "bucket made private")
+		return err
+	})
 
 	rep := r.report()
 	if rep.Declare != exercise.DeclareStart || rep.PlanApplied != "data-breach" {
