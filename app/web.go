@@ -28,7 +28,7 @@ type webParts struct {
 // Service.Appended already feeds.
 func (a *App) mountWeb(apiHandler http.Handler) (http.Handler, error) {
 	hub := web.NewHub(a.store, a.log.With("component", "web.live"), 0)
-	ui, err := web.New(web.Config{Service: a.svc, Hub: hub, Logger: a.log.With("component", "web"), PublicURL: a.cfg.PublicURL})
+	ui, err := web.New(web.Config{Service: a.svc, Hub: hub, Logger: a.log.With("component", "web"), PublicURL: a.cfg.PublicURL, Registry: a.registry})
 	if err != nil {
 		return nil, fmt.Errorf("web UI: %w", err)
 	}

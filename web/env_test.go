@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sitrep-ir/sitrep"
 	"github.com/sitrep-ir/sitrep/password"
 	"github.com/sitrep-ir/sitrep/store/sqlite"
@@ -56,6 +58,8 @@ type env struct {
 type envOption func(*Config)
 
 func withPublicURL(u string) envOption { return func(c *Config) { c.PublicURL = u } }
+
+func withRegistry(r prometheus.Registerer) envOption { return func(c *Config) { c.Registry = r } }
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()

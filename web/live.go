@@ -15,14 +15,14 @@ import (
 // Hub tells the open pages that an incident changed. Service.Appended
 // calls Publish after every commit; each page's event stream subscribes to
 // one incident (or, for the board, to all) and, when told, fetches what it
-// is missing from the server, so the stream itself carries only sequence
-// numbers and no one's rendering is duplicated in JavaScript.
+// is missing from the server, so the stream itself carries no data and no
+// one's rendering is duplicated in JavaScript.
 //
 // A replica sees only its own appends. Until the replicas share a feed
 // (PostgreSQL LISTEN/NOTIFY), the hub also polls the store every
-// PollInterval for incidents with subscribers: one query per watched
-// incident (the entry after the last seq it knows) and, while a board is
-// open, one listing, however many pages are open.
+// PollInterval for incidents with subscribers: one read of each watched
+// incident's state and, while a board is open, one listing, however many
+// pages are open.
 type Hub struct {
 	store sitrep.Store
 	log   *slog.Logger
@@ -155,8 +155,10 @@ func (h *Hub) Run(ctx context.Context) {
 	}
 }
 
-// pollOnce checks each watched incident for an entry past the last known
-// one, and the open incidents for a change when a board is watching.
+// pollOnce checks each watched incident for entries past the last known
+// one, and the open incidents for a change when a board is watching. What
+// it sees for the first time counts as a change: a page may have loaded
+// just before it, and one more fetch costs less than a missed update.
 func (h *Hub) pollOnce(ctx context.Context) {
 	h.mu.Lock()
 	watched := map[string]int64{}
@@ -170,19 +172,17 @@ func (h *Hub) pollOnce(ctx context.Context) {
 	}
 	h.mu.Unlock()
 	for id, seq := range watched {
-		es, err := h.store.Entries(ctx, id, seq, 1)
+		inc, err := h.store.Incident(ctx, id)
 		if err != nil {
 			if ctx.Err() == nil {
 				h.log.Warn("poll for live updates", "incident", id, "err", err)
 			}
 			continue
 		}
-		if len(es) > 0 {
+		if inc.Seq > seq {
 			h.mu.Lock()
-			if es[0].Seq > h.seqs[id] {
-				// The page fetches everything after its own seq; the hub
-				// only needs to know it moved.
-				h.seqs[id] = es[0].Seq
+			if inc.Seq > h.seqs[id] {
+				h.seqs[id] = inc.Seq
 				h.signal(id)
 			}
 			h.mu.Unlock()
@@ -202,10 +202,10 @@ func (h *Hub) pollOnce(ctx context.Context) {
 		}
 		fp := strconv.Itoa(len(incs)) + ":" + strconv.FormatInt(sum, 10)
 		h.mu.Lock()
-		if h.board != "" && h.board != fp {
+		if h.board != fp {
+			h.board = fp
 			h.signal("")
 		}
-		h.board = fp
 		h.mu.Unlock()
 	}
 }
@@ -228,6 +228,10 @@ const heartbeat = 25 * time.Second
 // change catches up), until the client goes or the hub closes.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *Subscription) error {
 	defer sub.Close()
+	if s.streams != nil {
+		s.streams.Inc()
+		defer s.streams.Dec()
+	}
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sitrep-ir/sitrep"
 )
 
@@ -197,5 +199,87 @@ func BenchmarkFanOutHTTP(b *testing.B) {
 		for _, s := range streams {
 			<-s
 		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	e := newEnv(t, withRegistry(reg))
+	inc := e.declare(e.admin, sitrep.DeclareInput{Title: "Metrics"})
+	b := e.signedIn("admin")
+	b.ok("/incidents/" + inc.ID)
+	b.get("/no/such/page")
+	events := b.events(t, "/incidents/"+inc.ID+"/events")
+	next(t, events, "start")
+
+	value := func(name string, labels map[string]string) float64 {
+		t.Helper()
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() != name {
+				continue
+			}
+		metrics:
+			for _, m := range mf.GetMetric() {
+				for _, l := range m.GetLabel() {
+					if v, ok := labels[l.GetName()]; ok && v != l.GetValue() {
+						continue metrics
+					}
+				}
+				if m.Gauge != nil {
+					return m.GetGauge().GetValue()
+				}
+				return m.GetCounter().GetValue()
+			}
+		}
+		return 0
+	}
+	for _, tc := range []struct {
+		route, code string
+		want        float64
+	}{
+		{"GET /incidents/{id}", "200", 1},
+		{"POST /login", "303", 1},
+		{"unmatched", "404", 1},
+	} {
+		if got := value("sitrep_web_requests_total", map[string]string{"route": tc.route, "code": tc.code}); got != tc.want {
+			t.Errorf("requests of %s answered %s: %v, want %v", tc.route, tc.code, got, tc.want)
+		}
+	}
+	if got := value("sitrep_web_live_streams", nil); got != 1 {
+		t.Errorf("live streams: %v, want 1", got)
+	}
+}
+
+// TestPollCatchesUpAtOnce checks that the poll learns an incident's head in
+// one step: a page following an incident with a long record written
+// elsewhere is told once, not once per entry.
+func TestPollCatchesUpAtOnce(t *testing.T) {
+	e := newEnv(t)
+	inc, ada, _, _ := staffed(e)
+	other := sitrep.NewService(e.svc.Store, nil)
+	other.Clock = e.clock
+	for range 20 {
+		if _, _, err := other.Do(context.Background(), ada, inc.ID, sitrep.AddNote{Text: "elsewhere"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := NewHub(e.svc.Store, nil, time.Hour)
+	sub := h.Subscribe(inc.ID)
+	defer sub.Close()
+	signals := 0
+	for range 3 {
+		h.pollOnce(context.Background())
+		select {
+		case <-sub.C():
+			signals++
+		default:
+		}
+	}
+	if signals != 1 {
+		t.Errorf("three polls of an incident 20 entries ahead gave %d signals, want 1", signals)
 	}
 }

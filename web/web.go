@@ -19,6 +19,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"embed"
 	"errors"
@@ -29,9 +30,12 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sitrep-ir/sitrep"
 )
@@ -54,6 +58,9 @@ type Config struct {
 	// https, session cookies are Secure and named with the __Host- prefix;
 	// its origin is trusted for form posts (a proxy may rewrite Host).
 	PublicURL string
+	// Registry, when set, receives the UI's metrics: requests by route and
+	// status, and the live event streams open.
+	Registry prometheus.Registerer
 }
 
 // Server is the web UI's HTTP handler.
@@ -65,8 +72,10 @@ type Server struct {
 	static    *staticFiles
 	handler   http.Handler
 	https     bool
-	nameLimit *limiter // failed sign-ins per user name
-	addrLimit *limiter // sign-in attempts per client address
+	nameLimit *limiter               // failed sign-ins per user name
+	addrLimit *limiter               // sign-in attempts per client address
+	requests  *prometheus.CounterVec // nil without a registry
+	streams   prometheus.Gauge
 	// dummyHash is verified when a sign-in names no user with a password,
 	// so that such a failure costs the same as a wrong password. It is
 	// made on first use, not at start.
@@ -94,6 +103,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.dummyHash = sync.OnceValue(dummyPasswordHash)
+	if cfg.Registry != nil {
+		s.requests = register(cfg.Registry, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitrep_web_requests_total",
+			Help: "Web UI requests answered, by route pattern and status code.",
+		}, []string{"route", "code"}))
+		s.streams = register(cfg.Registry, prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "sitrep_web_live_streams",
+			Help: "Live event streams open: pages following the board or an incident.",
+		}))
+	}
 	now := func() time.Time { return s.svc.Clock.Now() }
 	s.nameLimit = newLimiter(nameBurst, nameEvery, now)
 	s.addrLimit = newLimiter(addrBurst, addrEvery, now)
@@ -153,16 +172,65 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "same-origin")
 	// Everything the pages use comes from this server; no inline script.
 	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
 			s.log.Error("panic serving page", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-			s.errorPage(w, r, nil, http.StatusInternalServerError, "Something went wrong on the server; its log says what.")
+			if sw.status == 0 {
+				s.errorPage(sw, r, nil, http.StatusInternalServerError, "Something went wrong on the server; its log says what.")
+			}
+		}
+		if s.requests != nil {
+			// The mux's pattern, never the raw path: clients must not mint
+			// label values.
+			route := r.Pattern
+			if route == "" || route == "/" {
+				route = "unmatched"
+			}
+			s.requests.WithLabelValues(route, strconv.Itoa(cmp.Or(sw.status, http.StatusOK))).Inc()
 		}
 	}()
-	s.handler.ServeHTTP(w, r)
+	s.handler.ServeHTTP(sw, r)
+}
+
+// statusWriter remembers the status written, for the metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController flush event streams.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// register registers c, or returns the collector already registered under
+// its name, so that several servers can share one registry.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		if are, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); ok {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		panic(fmt.Sprintf("web.New: register metrics: %v", err))
+	}
+	return c
 }
 
 // handler answers a request of a signed-in person, or returns the error to

@@ -65,6 +65,7 @@
       var atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
       var tmp = document.createElement("ol");
       tmp.innerHTML = html;
+      var received = tmp.children.length;
       Array.prototype.slice.call(tmp.children).forEach(function (li) {
         if (Number(li.dataset.seq) <= Number(root.dataset.seq)) return;
         li.classList.add("new");
@@ -72,6 +73,8 @@
         root.dataset.seq = li.dataset.seq;
       });
       if (atEnd) list.scrollTop = list.scrollHeight;
+      // The server sends at most a page of entries: ask for the rest.
+      if (received >= 500) again = true;
     });
   }
 
