@@ -56,6 +56,9 @@ var routes = []route{
 	{"POST", "/api/v1/incidents/{id}/notes", false, change(fromBody[sitrep.AddNote])},
 	{"GET", "/api/v1/incidents/{id}/communications", false, listCommunications},
 	{"POST", "/api/v1/incidents/{id}/communications", false, change(fromBody[sitrep.Publish])},
+	{"GET", "/api/v1/incidents/{id}/templates", false, listTemplates},
+	{"POST", "/api/v1/incidents/{id}/drafts/{draft}/approve", false, change(approveDraft)},
+	{"POST", "/api/v1/incidents/{id}/drafts/{draft}/reject", false, change(rejectDraft)},
 	{"POST", "/api/v1/incidents/{id}/assets", false, change(fromBody[sitrep.LinkAsset])},
 	{"DELETE", "/api/v1/incidents/{id}/assets/{kind}/{name}", false, change(unlinkAsset)},
 	{"POST", "/api/v1/incidents/{id}/phase", false, change(fromBody[sitrep.ChangePhase])},
@@ -68,6 +71,9 @@ var routes = []route{
 	// Signed acknowledgement links: the token is the credential.
 	{"GET", "/ack/{token}", true, ackLinkPage},
 	{"POST", "/ack/{token}", true, ackLink},
+
+	{"GET", "/api/v1/plans", false, listPlans},
+	{"GET", "/api/v1/plans/{name}", false, getPlan},
 
 	{"POST", "/api/v1/exercises", false, startExercise},
 	{"GET", "/api/v1/exercises/{id}", false, getExercise},

@@ -166,6 +166,8 @@ var validBodies = map[string]any{
 	"PATCH /api/v1/incidents/{id}/tasks/{task}":          map[string]any{"status": "done"},
 	"POST /api/v1/incidents/{id}/notes":                  map[string]any{"text": "note"},
 	"POST /api/v1/incidents/{id}/communications":         map[string]any{"audience": "internal", "text": "update"},
+	"POST /api/v1/incidents/{id}/drafts/{draft}/approve": nil,
+	"POST /api/v1/incidents/{id}/drafts/{draft}/reject":  map[string]any{"reason": "not yet"},
 	"POST /api/v1/incidents/{id}/assets":                 map[string]any{"kind": "host", "name": "h"},
 	"DELETE /api/v1/incidents/{id}/assets/{kind}/{name}": nil,
 	"POST /api/v1/incidents/{id}/phase":                  map[string]any{"phase": "containment", "reason": "r"},
@@ -180,7 +182,7 @@ var validBodies = map[string]any{
 // fillPath replaces the wildcards of a route path with values for incident id.
 // Routes that take a reason in the query get one.
 func fillPath(path, id string) string {
-	filled := strings.NewReplacer("{id}", id, "{role}", "operations", "{task}", "1", "{kind}", "host", "{name}", "h", "{alert}", "1").Replace(path)
+	filled := strings.NewReplacer("{id}", id, "{role}", "operations", "{task}", "1", "{kind}", "host", "{name}", "h", "{alert}", "1", "{draft}", "1").Replace(path)
 	if strings.HasPrefix(path, "/api/v1/incidents/{id}/assets/") || strings.HasSuffix(path, "/transfer") {
 		filled += "?reason=because"
 	}

@@ -160,9 +160,10 @@ type Template struct {
 	Audience string `json:"audience"`
 	// Phase is when it is typically sent (key phase, optional).
 	Phase sitrep.Phase `json:"phase,omitempty"`
-	// CommandApproval: statements from this template need Command's
-	// authorisation before the Information Officer publishes them (key
-	// command_approval).
+	// CommandApproval: statements to the template's audience need
+	// Command's authorisation (key command_approval): on incidents run
+	// with the plan, what the Information Officer publishes to it, from
+	// this template or not, waits as a draft until Command approves it.
 	CommandApproval bool `json:"command_approval,omitempty"`
 	// Text is the statement (key text, required). {{placeholders}} are
 	// filled in from the incident; see Placeholders.

@@ -243,6 +243,12 @@ func (c *cli) printIncident(v *sitrep.IncidentView, me string) {
 	for _, m := range comms {
 		p("  %s to %s by %s%s: %s\n", when(m.At), m.Audience, m.By, flag(m.Exercise, " [EXERCISE]"), clipText(safe(m.Text), 120))
 	}
+	if drafts := inc.PendingDrafts(); len(drafts) > 0 {
+		p("Drafts waiting for Command's approval (sitrep approve %s DRAFT, or sitrep reject %s DRAFT --reason TEXT):\n", inc.ID, inc.ID)
+		for _, d := range drafts {
+			p("  #%d %s to %s by %s: %s\n", d.ID, when(d.At), d.Audience, d.By, clipText(safe(d.Text), 120))
+		}
+	}
 
 	if inc.Phase == sitrep.PhasePostMortem {
 		// What stands between the post mortem and closing; the server

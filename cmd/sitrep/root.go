@@ -93,7 +93,7 @@ Client commands talk to a sitrep server: --server or SITREP_SERVER
 	add("incident", c.planCmd(), c.exerciseCmd())
 	add("people", c.checkinCmd(), c.checkoutCmd(), c.inviteCmd(), c.assignCmd(), c.unassignCmd(),
 		c.transferCmd(), c.acceptCommandCmd(), c.ackCmd(), c.pageAckCmd())
-	add("work", c.taskCmd(), c.noteCmd(), c.updateCmd(), c.assetCmd())
+	add("work", c.taskCmd(), c.noteCmd(), c.updateCmd(), c.approveCmd(), c.rejectCmd(), c.assetCmd())
 	add("record", c.timelineCmd(), c.verifyCmd(), c.reportCmd(), c.notificationsCmd())
 	add("admin", newServeCmd(), c.userCmd(), c.tokenCmd(), c.whoamiCmd(), c.versionCmd())
 	add("admin", c.benchCmd())

@@ -193,9 +193,10 @@ from standard input.`,
 }
 
 func (c *cli) updateCmd() *cobra.Command {
-	var audience string
+	var audience, template string
+	var dryRun bool
 	cmd := &cobra.Command{
-		Use:   "update ID --audience AUDIENCE TEXT",
+		Use:   "update ID --audience AUDIENCE TEXT | update ID [--audience AUDIENCE] --template[=NAME] [--dry-run]",
 		Short: "Publish a communication (the Information Officer: one voice)",
 		Long: `Publish a communication about the incident to an audience. Only the
 Information Officer (or Command, while no one holds that role) speaks
@@ -204,11 +205,35 @@ this incident."
 
 Audiences: responders, internal, executives are internal; anything else
 (external, regulators, customers, …) leaves the organisation, and an
-exercise never reaches it.`,
+exercise never reaches it.
+
+When the incident's plan asks for Command's authorisation of the
+audience, what the Information Officer publishes is a draft: it reaches
+no one until Command approves it (sitrep approve ID DRAFT) or rejects it
+(sitrep reject ID DRAFT --reason TEXT).
+
+--template publishes the plan's template for the audience, filled in from
+the incident; --template=NAME picks one by name when the audience has
+several (sitrep update templates ID lists them). --dry-run prints the text
+without publishing it.`,
 		Example: `  sitrep update IR-2026-0001 --audience executives "Laptop isolated; no data loss seen so far. Next update 10:00."
+  sitrep update IR-2026-0001 --audience customers --template --dry-run
+  sitrep update IR-2026-0001 --template=regulator-notice
   sitrep update ls IR-2026-0001`,
-		Args: atLeast(2, "ID and the TEXT"),
+		Args: func(cmd *cobra.Command, a []string) error {
+			if cmd.Flags().Changed("template") {
+				if len(a) > 1 {
+					return usagef("%s --template takes only the ID: the template is the text (write --template=NAME to name a template)", cmd.CommandPath())
+				}
+				return args(1, "ID")(cmd, a)
+			}
+			return atLeast(2, "ID and the TEXT")(cmd, a)
+		},
 		RunE: func(cmd *cobra.Command, a []string) error {
+			id := incidentID(a[0])
+			if cmd.Flags().Changed("template") {
+				return c.publishTemplate(cmd, id, audience, template, dryRun)
+			}
 			if err := requireFlag(cmd, "audience"); err != nil {
 				return err
 			}
@@ -216,14 +241,21 @@ exercise never reaches it.`,
 			if err != nil {
 				return err
 			}
-			res, err := c.client().Publish(cmd.Context(), incidentID(a[0]), audience, text)
+			if dryRun {
+				c.printf("To %s:\n%s\n", audience, indent(safeBlock(text), "  "))
+				return nil
+			}
+			res, err := c.client().Publish(cmd.Context(), id, audience, text)
 			if err != nil {
 				return err
 			}
-			return c.printResult(res)
+			return c.printPublished(id, res)
 		},
 	}
-	cmd.Flags().StringVar(&audience, "audience", "", "who it is for: responders, internal, executives, external, regulators, … (required)")
+	cmd.Flags().StringVar(&template, "template", "", "publish the plan's template for --audience; `NAME` picks one by name")
+	cmd.Flags().Lookup("template").NoOptDefVal = anyTemplate
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the text, publish nothing")
+	cmd.Flags().StringVar(&audience, "audience", "", "who it is for: responders, internal, executives, external, regulators, … (required with a TEXT)")
 	cmd.AddCommand(&cobra.Command{
 		Use:     "ls ID",
 		Aliases: []string{"list"},
@@ -251,6 +283,7 @@ exercise never reaches it.`,
 			return nil
 		},
 	})
+	cmd.AddCommand(c.updateTemplatesCmd())
 	return cmd
 }
 
