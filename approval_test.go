@@ -103,7 +103,7 @@ func TestCommandApproval(t *testing.T) {
 			then: published("executives", "Customer table for sale; no confirmed loss yet."),
 		},
 		{
-			name: "Command publishing while no one is Information Officer needs no approval",
+			name:  "Command publishing while no one is Information Officer needs no approval",
 			setup: func(t testing.TB) *scene { return planned(t, DeclareInput{}) },
 			actor: "ada", cmd: Publish{Audience: "customers", Text: "We are investigating."}, want: permitted,
 			then: published("customers", "We are investigating."),
