@@ -16,7 +16,7 @@ import (
 	"github.com/sitrep-ir/sitrep/plan"
 )
 
-// planRoute reports whether rt is one of the routes TestPlans covers.
+// planRoute reports whether rt is one of the routes testPlans covers.
 func planRoute(rt route) bool {
 	return strings.HasPrefix(rt.path, "/api/v1/plans") || strings.HasPrefix(rt.path, "/api/v1/incidents/{id}/drafts/") ||
 		rt.path == "/api/v1/incidents/{id}/templates"
@@ -40,13 +40,16 @@ targets:
   declare: 30m
 `
 
-// TestPlans runs the plans routes over real HTTP against a plans directory:
+func TestPlansSQLite(t *testing.T)   { testPlans(t, sqliteStore) }
+func TestPlansPostgres(t *testing.T) { testPlans(t, postgresStore) }
+
+// testPlans runs the plans routes over real HTTP against a plans directory:
 // the plans in force, a plan in full, an incident's templates filled in, and
 // a statement to customers that waits for Command, is rejected, drafted
 // again from its template and approved. Every exchange is checked against
 // the OpenAPI document.
-func TestPlans(t *testing.T) {
-	e := newEnv(t, sqliteStore)
+func testPlans(t *testing.T, open storeFunc) {
+	e := newEnv(t, open)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "data-breach.yaml")
 	if err := os.WriteFile(file, []byte(breachPlan), 0o644); err != nil {
@@ -142,7 +145,7 @@ func TestPlans(t *testing.T) {
 
 	for _, rt := range routes {
 		if planRoute(rt) && !e.covered[rt.pattern()] {
-			t.Errorf("TestPlans did not exercise %s with success", rt.pattern())
+			t.Errorf("testPlans did not exercise %s with success", rt.pattern())
 		}
 	}
 }
