@@ -22,7 +22,9 @@ const DefaultInterval = 2 * time.Second
 // problem, and counted, and the plans in use stay as they were until the
 // files are fixed. Plans reload without a restart: Run looks at the
 // directory's files every Interval and reloads when a file was added,
-// removed or changed.
+// removed or changed, and Reload reads them at once (the server does on
+// SIGHUP). A Library is the domain's sitrep.PlanCatalog: it lists its plans,
+// with the problems of a failed load, and gives each whole as JSON.
 type Library struct {
 	dir    string
 	logger *slog.Logger
