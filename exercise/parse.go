@@ -67,7 +67,7 @@ func Parse(file string, data []byte) (*Scenario, Problems) {
 type position [2]int
 
 func parse(file string, data []byte) (sc *Scenario, problems Problems) {
-	d, body := yamlcheck.Open(file, data, yamlcheck.Limits{MaxSize: MaxFileSize, MaxNodes: maxNodes}, "scenario")
+	d, body := yamlcheck.Open(file, data, yamlcheck.Format{What: "scenario", Limits: yamlcheck.Limits{MaxSize: MaxFileSize, MaxNodes: maxNodes}})
 	sum := sha256.Sum256(data)
 	sc = &Scenario{Name: NameOf(file), File: file, SHA256: hex.EncodeToString(sum[:]), Injects: []Inject{}, Expect: []Expectation{}}
 	if err := sitrep.ValidateName("scenario", sc.Name); err != nil {

@@ -155,7 +155,7 @@ func LoadContext(ctx context.Context, dir string) (*Set, error) {
 		}
 	}
 	if len(problems) > 0 {
-		return nil, problems.sort()
+		return nil, problems.Sorted()
 	}
 	slices.SortFunc(set.Plans, func(a, b *Plan) int { return strings.Compare(a.Name, b.Name) })
 	if len(set.Plans) > 0 {

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/internal/yamlcheck"
 )
 
 const goodPlan = `# A plan exercising every field.
@@ -279,7 +280,7 @@ func TestSuggest(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"severty", "severity"}, {"Severity", "severity"}, {"legal-hold", "legal_hold"}, {"xyz", ""}, {"notfy", "notify"},
 	} {
-		if got := suggest(c.in, planKeys); got != c.want {
+		if got := yamlcheck.Suggest(c.in, planKeys); got != c.want {
 			t.Errorf("suggest(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}

@@ -1,128 +1,13 @@
 package plan
 
-import (
-	"cmp"
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
-)
+import "github.com/sitrep-ir/sitrep/internal/yamlcheck"
 
 // Problem is one thing wrong in a plan file, where it is.
-type Problem struct {
-	File string `json:"file"`
-	// Line and Column are 1-based; 0 when the problem is the whole file
-	// (it cannot be read, it is too large).
-	Line    int    `json:"line"`
-	Column  int    `json:"column"`
-	Message string `json:"message"`
-}
-
-// String formats the problem as compilers do: file:line:col: message.
-func (p Problem) String() string {
-	if p.Line <= 0 {
-		return p.File + ": " + p.Message
-	}
-	return fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Column, p.Message)
-}
+type Problem = yamlcheck.Problem
 
 // Problems is every problem found in a set of plan files, sorted by file,
 // line and column. As an error it lists them one per line.
-type Problems []Problem
-
-func (ps Problems) Error() string {
-	var b strings.Builder
-	for i, p := range ps {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(p.String())
-	}
-	return b.String()
-}
-
-// sort orders the problems by file, line, column and message and drops
-// exact duplicates (an alias used twice repeats its problems).
-func (ps Problems) sort() Problems {
-	slices.SortFunc(ps, func(a, b Problem) int {
-		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column), cmp.Compare(a.Message, b.Message))
-	})
-	return slices.Compact(ps)
-}
+type Problems = yamlcheck.Problems
 
 // AsProblems returns the problems err holds, nil when it holds none.
-func AsProblems(err error) Problems {
-	var ps Problems
-	if errors.As(err, &ps) {
-		return ps
-	}
-	return nil
-}
-
-// suggest returns the candidate closest to s when it is close enough to be
-// the likely intent (a typo, another case, - for _), or "".
-func suggest(s string, candidates []string) string {
-	best, bestD := "", 0
-	norm := func(x string) string { return strings.ReplaceAll(strings.ToLower(x), "-", "_") }
-	for _, c := range candidates {
-		if norm(c) == norm(s) {
-			return c
-		}
-		d := distance(s, c)
-		limit := 2
-		if len([]rune(c)) <= 4 {
-			limit = 1
-		}
-		// A long shared stem is a likely intent too: containment for
-		// contained.
-		if commonPrefix(norm(s), norm(c)) >= 6 {
-			limit = max(limit, d)
-		}
-		if d <= limit && (best == "" || d < bestD) {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-// didYouMean is "; did you mean X?" for the closest candidate, or "".
-func didYouMean(s string, candidates []string) string {
-	if c := suggest(s, candidates); c != "" {
-		return fmt.Sprintf("; did you mean %s?", c)
-	}
-	return ""
-}
-
-// distance is the Levenshtein distance between a and b, in runes. Inputs
-// are short keys and names; a long one is simply far from everything.
-func distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) > 64 || len(rb) > 64 {
-		return 1 << 30
-	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
-
-func commonPrefix(a, b string) int {
-	n := 0
-	for n < len(a) && n < len(b) && a[n] == b[n] {
-		n++
-	}
-	return n
-}
+func AsProblems(err error) Problems { return yamlcheck.AsProblems(err) }

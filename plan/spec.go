@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/internal/yamlcheck"
 )
 
 // Spec returns the plan as the domain applies it; nil for a nil plan.
@@ -74,7 +75,7 @@ func (l *Library) PlanList() *sitrep.PlanList {
 func (l *Library) PlanDocument(name string) (json.RawMessage, error) {
 	p := l.Current().Plan(name)
 	if p == nil {
-		return nil, &sitrep.Error{Kind: sitrep.ENotFound, Field: "name", Message: fmt.Sprintf("no plan named %q is in force: sitrep plan ls lists them", clipTo(name, 80))}
+		return nil, &sitrep.Error{Kind: sitrep.ENotFound, Field: "name", Message: fmt.Sprintf("no plan named %q is in force: sitrep plan ls lists them", yamlcheck.Clip(name, 80))}
 	}
 	doc := *p // lists the plan leaves out are empty, not null
 	doc.Roles, doc.Checklists = nonNil(doc.Roles), nonNil(doc.Checklists)

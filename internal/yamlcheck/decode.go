@@ -24,6 +24,7 @@ type Decoder struct {
 	// Problems are the problems found so far, in the order found.
 	Problems Problems
 
+	what     string
 	maxNodes int
 	// anchors holds every anchor of the file in document order, so that an
 	// alias resolves to the latest anchor of its name defined before it.
@@ -53,14 +54,30 @@ type Limits struct {
 	MaxNodes int
 }
 
+// Format says what a kind of file holds, for messages, and bounds it.
+type Format struct {
+	// What names what one file holds: "plan", "scenario".
+	What string
+	Limits
+	// EmptyHint follows "the file holds no <What>" when the file holds no
+	// document: what the least such file needs.
+	EmptyHint string
+	// EmptyOK makes a file without a document no problem: it holds
+	// nothing, and Open returns no body.
+	EmptyOK bool
+	// DuplicateKeys leaves a key given twice to Mapping and the schema,
+	// which report it with the others, where the YAML parser would stop
+	// the whole file at the first.
+	DuplicateKeys bool
+}
+
 // Open parses data, read from file, as one YAML document and returns a
 // Decoder for it with the document's body. The body is nil, and the
 // Decoder holds why, when the file is too large, not UTF-8, not YAML,
-// empty (what names what it should hold, for the message), or holds more
-// than one document. Callers should defer d.Recover() around their walk
-// of the body.
-func Open(file string, data []byte, lim Limits, what string) (d *Decoder, body ast.Node) {
-	d = &Decoder{File: file, maxNodes: lim.MaxNodes, anchors: map[string][]anchorDef{}}
+// empty (unless f.EmptyOK), or holds more than one document. Callers
+// should defer d.Recover() around their walk of the body.
+func Open(file string, data []byte, f Format) (d *Decoder, body ast.Node) {
+	d = &Decoder{File: file, what: f.What, maxNodes: f.MaxNodes, anchors: map[string][]anchorDef{}}
 	if d.maxNodes <= 0 {
 		d.maxNodes = 100000
 	}
@@ -72,8 +89,8 @@ func Open(file string, data []byte, lim Limits, what string) (d *Decoder, body a
 			body = nil
 		}
 	}()
-	if lim.MaxSize > 0 && len(data) > lim.MaxSize {
-		d.ProblemAt(0, 0, "the file is %d bytes long; the limit is %d", len(data), lim.MaxSize)
+	if f.MaxSize > 0 && len(data) > f.MaxSize {
+		d.ProblemAt(0, 0, "the file is %d bytes long; the limit is %d", len(data), f.MaxSize)
 		return d, nil
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
@@ -82,32 +99,42 @@ func Open(file string, data []byte, lim Limits, what string) (d *Decoder, body a
 		d.ProblemAt(line, col, "the file is not valid UTF-8 here")
 		return d, nil
 	}
-	f, err := parser.ParseBytes(data, 0)
+	var opts []parser.Option
+	if f.DuplicateKeys {
+		opts = append(opts, parser.AllowDuplicateMapKey())
+	}
+	parsed, err := parser.ParseBytes(data, 0, opts...)
 	if err != nil {
 		if ye, ok := err.(yaml.Error); ok && ye.GetToken() != nil {
 			line, col := tokenPos(ye.GetToken())
-			d.ProblemAt(line, col, "YAML: %s", ye.GetMessage())
+			d.ProblemAt(line, col, "YAML: %s", OneLine(ye.GetMessage()))
 		} else {
-			d.ProblemAt(1, 1, "YAML: %s", strings.Join(strings.Fields(err.Error()), " "))
+			d.ProblemAt(1, 1, "YAML: %s", OneLine(err.Error()))
 		}
 		return d, nil
 	}
-	for i, doc := range f.Docs {
+	for i, doc := range parsed.Docs {
 		if doc == nil || doc.Body == nil {
 			continue
 		}
 		if body != nil {
-			d.Problem(doc.Body, "a second YAML document starts here: a file holds one %s (found %d documents)", what, len(f.Docs))
+			d.Problem(doc.Body, "a second YAML document starts here: a file holds one %s (found %d documents)", f.What, len(parsed.Docs))
 			return d, nil
 		}
 		body = doc.Body
-		d.collectAnchors(f.Docs[i])
+		d.collectAnchors(parsed.Docs[i])
 	}
-	if body == nil {
-		d.ProblemAt(1, 1, "the file holds no %s", what)
+	if _, null := body.(*ast.NullNode); null && f.EmptyOK {
+		body = nil
+	}
+	if body == nil && !f.EmptyOK {
+		d.ProblemAt(1, 1, "the file holds no %s%s", f.What, f.EmptyHint)
 	}
 	return d, body
 }
+
+// OneLine puts a message on one line, its spaces collapsed.
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // Recover turns a panic of the walk into a problem of the file. Use it as
 // defer d.Recover().
@@ -210,19 +237,45 @@ func offset(n ast.Node) int {
 	return 0
 }
 
+// Count charges one YAML value against the file's budget, which bounds
+// what anchors and aliases can expand to. It returns false once the budget
+// is spent (reported once), after which the walk should read no further.
+func (d *Decoder) Count() bool {
+	if d.tooBig {
+		return false
+	}
+	d.nodes++
+	if d.nodes > d.maxNodes {
+		d.tooBig = true
+		d.ProblemAt(1, 1, "the file expands to more than %d YAML values (through aliases): a %s is far smaller; simplify its anchors and aliases", d.maxNodes, d.what)
+		return false
+	}
+	return true
+}
+
+// Anchor returns the value of the anchor an alias names: the latest anchor
+// of that name defined before the alias, or nil when there is none.
+func (d *Decoder) Anchor(alias *ast.AliasNode) ast.Node {
+	var target ast.Node
+	at := offset(alias)
+	for _, def := range d.anchors[AliasName(alias)] {
+		if def.offset < at {
+			target = def.node
+		}
+	}
+	return target
+}
+
+// AliasName is the anchor name an alias refers to.
+func AliasName(alias *ast.AliasNode) string { return nodeText(alias.Value) }
+
 // Resolve follows anchors and aliases to the node they stand for. It
 // returns nil, having reported why, when the node cannot be used. Every
 // call counts against the file's node budget, which bounds what aliases can
 // expand to.
 func (d *Decoder) Resolve(n ast.Node) ast.Node {
 	for hops := 0; ; hops++ {
-		if d.tooBig {
-			return nil
-		}
-		d.nodes++
-		if d.nodes > d.maxNodes {
-			d.tooBig = true
-			d.ProblemAt(1, 1, "the file expands to more than %d YAML values (through aliases): simplify its anchors and aliases", d.maxNodes)
+		if !d.Count() {
 			return nil
 		}
 		if hops > 16 {
@@ -233,21 +286,15 @@ func (d *Decoder) Resolve(n ast.Node) ast.Node {
 		case *ast.AnchorNode:
 			n = v.Value
 		case *ast.AliasNode:
-			name := nodeText(v.Value)
-			var target ast.Node
-			at := offset(v)
-			for _, def := range d.anchors[name] {
-				if def.offset < at {
-					target = def.node
-				}
-			}
+			target := d.Anchor(v)
 			if target == nil {
+				name := AliasName(v)
 				d.Problem(v, "alias *%s refers to no anchor &%s defined before it", name, name)
 				return nil
 			}
 			n = target
 		case *ast.TagNode:
-			d.Problem(v, "YAML tags such as %s are not used here: write the value plainly, in quotes to make it text", Clip(v.Start.Value, 20))
+			d.Problem(v, "YAML tags such as %s are not used in %ss: write the value plainly, in quotes to make it text", Clip(v.Start.Value, 20), d.what)
 			return nil
 		case *ast.MappingKeyNode:
 			n = v.Value
@@ -542,11 +589,11 @@ func (d *Decoder) Empty(n ast.Node) bool {
 	return false
 }
 
-func lineCol(data []byte, off int) (int, int) {
-	before := data[:off]
-	line := bytes.Count(before, []byte("\n")) + 1
-	col := off - bytes.LastIndexByte(before, '\n')
-	return line, col
+// lineCol returns the 1-based line and column, in runes, of byte offset off.
+func lineCol(data []byte, off int) (line, col int) {
+	line = 1 + bytes.Count(data[:off], []byte("\n"))
+	start := bytes.LastIndexByte(data[:off], '\n') + 1
+	return line, 1 + utf8.RuneCount(data[start:off])
 }
 
 func firstInvalidUTF8(b []byte) int {

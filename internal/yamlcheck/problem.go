@@ -3,7 +3,8 @@
 // bounds, and collects every problem with its file, line and column instead
 // of stopping at the first. A schema is written as code that asks the
 // Decoder for mappings, lists and scalars; the Decoder reports what does not
-// fit. Scenario files use it; it never panics on any input.
+// fit. Plans, scenarios and dispatch rules use it; it never panics on any
+// input.
 package yamlcheck
 
 import (
@@ -45,6 +46,15 @@ func (ps Problems) Error() string {
 		b.WriteString(p.String())
 	}
 	return b.String()
+}
+
+// Strings returns each problem formatted, for logs.
+func (ps Problems) Strings() []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }
 
 // Sorted returns the problems ordered by file, line, column and message,
