@@ -64,6 +64,12 @@ func (a *App) mountWeb(apiHandler http.Handler) (http.Handler, error) {
 	for _, p := range apiPrefixes {
 		mux.Handle(p, apiHandler)
 	}
+	statusPage, err := a.statusPage()
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/status", statusPage)
+	mux.Handle("/status/", statusPage)
 	mux.Handle("/", ui)
 	return mux, nil
 }
