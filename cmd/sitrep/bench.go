@@ -132,7 +132,7 @@ Only addresses of this machine (127.0.0.0/8, ::1, localhost) are accepted.`,
 	f.StringVar(&o.probe, "probe-incident", "", `incident ID to read (GET /api/v1/incidents/ID) during the run, or "new" to declare one`)
 	f.Float64Var(&o.probeRate, "probe-rate", 20, "reads of the probed incident per second")
 	f.StringVar(&o.serverCPUProfile, "server-cpuprofile", "", "with --spawn: write the server's CPU profile of the run to this file")
-	f.DurationVar(&o.settle, "settle", 2*time.Second, "syslog: how long the stored count must stay still to be final")
+	f.DurationVar(&o.settle, "settle", 5*time.Second, "syslog: how long the stored count must stay still to be final")
 	return cmd
 }
 

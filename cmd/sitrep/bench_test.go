@@ -109,6 +109,45 @@ func TestBenchIntakeSpawned(t *testing.T) {
 	}
 }
 
+// TestBenchIntakeSyslog sends syslog over TCP and UDP to a server the tool
+// starts: over TCP every message is stored; over UDP what the tool calls
+// lost is what the store lacks.
+func TestBenchIntakeSyslog(t *testing.T) {
+	for _, tc := range []struct {
+		path     string
+		args     []string
+		keys     int64 // distinct alerts; 0: one per message
+		mayLose  bool
+		sentWant int64
+	}{
+		{path: "syslog-tcp", args: []string{"--count", "3000", "--concurrency", "3"}, sentWant: 3000},
+		{path: "syslog-tcp", args: []string{"--count", "2000", "--keys", "5", "--concurrency", "2"}, keys: 5, sentWant: 2000},
+		{path: "syslog-udp", args: []string{"--count", "1000", "--rate", "5000", "--concurrency", "2"}, mayLose: true, sentWant: 1000},
+	} {
+		t.Run(tc.path+" "+strings.Join(tc.args, " "), func(t *testing.T) {
+			db := "sqlite:" + filepath.Join(t.TempDir(), "bench.db")
+			r := benchRun(t, append([]string{"--spawn", "--db", db, "--path", tc.path, "--settle", "3s"}, tc.args...)...)
+			if r.Sent != tc.sentWant || r.Accepted != r.Stored || r.Stored+r.Lost != r.Sent || len(r.Errors) > 0 {
+				t.Errorf("sent %d, stored %d (accepted %d), lost %d, errors %v; want %d sent, stored and lost adding up to it", r.Sent, r.Stored, r.Accepted, r.Lost, r.Errors, tc.sentWant)
+			}
+			if !tc.mayLose && r.Lost != 0 {
+				t.Errorf("%d messages lost over TCP", r.Lost)
+			}
+			if r.Latency != nil || r.Requests != 0 {
+				t.Errorf("latency %+v and %d requests reported for syslog, which answers nothing", r.Latency, r.Requests)
+			}
+			alerts, events := storedAlerts(t, db)
+			wantAlerts := r.Stored
+			if tc.keys > 0 {
+				wantAlerts = tc.keys
+			}
+			if events != r.Stored || alerts != wantAlerts {
+				t.Errorf("the store holds %d alerts seen %d times; the tool reported %d stored (want %d alerts)", alerts, events, r.Stored, wantAlerts)
+			}
+		})
+	}
+}
+
 // TestBenchIntakeRunningServer loads a server that runs already: the tool
 // adds its source with the token, and measures nothing of the process.
 func TestBenchIntakeRunningServer(t *testing.T) {
