@@ -1,38 +1,21 @@
 package dispatch
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/token"
+
+	"github.com/sitrep-ir/sitrep/internal/yamlcheck"
 )
 
-// decoder walks a parsed YAML file and collects problems with their
-// positions instead of stopping at the first. The schema code (parse.go)
-// asks it for mappings, lists and scalars; it resolves anchors, aliases,
-// tags and merge keys on the way and bounds what they may expand to.
+// decoder is yamlcheck's line-numbered reader with the rules file's own
+// reading of a few things: the standard tags (!!str, !!int, …) are allowed,
+// a key given twice is reported with the line of the first, and an empty
+// value where a mapping or a value is expected is a problem.
 type decoder struct {
-	file     string
-	problems Problems
-	// anchors holds every anchor of the file in document order, so that an
-	// alias resolves to the latest anchor of its name defined before it.
-	anchors map[string][]anchorDef
-	nodes   int
-	tooBig  bool
-}
-
-type anchorDef struct {
-	offset int
-	node   ast.Node
+	*yamlcheck.Decoder
 }
 
 // pair is one key: value of a mapping.
-type pair struct {
-	key   string
-	at    ast.Node // the key, for positions
-	value ast.Node
-}
+type pair = yamlcheck.Pair
 
 // maxNodes bounds the YAML nodes a file may expand to, aliases included,
 // so that a few lines of anchors cannot cost gigabytes.
@@ -41,91 +24,11 @@ const maxNodes = 200000
 // maxMergeDepth bounds merge keys (<<) that merge mappings that merge.
 const maxMergeDepth = 8
 
-func (d *decoder) problem(n ast.Node, format string, args ...any) {
-	line, col := position(n)
-	d.problemAt(line, col, format, args...)
-}
-
-func (d *decoder) problemAt(line, col int, format string, args ...any) {
-	d.problems = append(d.problems, Problem{File: d.file, Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
-}
-
-// position returns where n starts, 1-based; 1:1 when it is unknown.
-func position(n ast.Node) (line, col int) {
-	switch v := n.(type) {
-	case nil:
-		return 1, 1
-	case *ast.DocumentNode:
-		if v.Body != nil {
-			return position(v.Body)
-		}
-		return 1, 1
-	case *ast.MappingNode:
-		if len(v.Values) > 0 && v.Values[0].Key != nil {
-			return position(v.Values[0].Key)
-		}
-		return tokenPos(v.Start)
-	case *ast.MappingValueNode:
-		return position(v.Key)
-	case *ast.MappingKeyNode:
-		return tokenPos(v.Start)
-	}
-	return tokenPos(n.GetToken())
-}
-
-func tokenPos(t *token.Token) (line, col int) {
-	if t == nil || t.Position == nil || t.Position.Line <= 0 {
-		return 1, 1
-	}
-	return t.Position.Line, max(t.Position.Column, 1)
-}
-
-func offsetOf(n ast.Node) int {
-	if n == nil {
-		return 0
-	}
-	t := n.GetToken()
-	if t == nil || t.Position == nil {
-		return 0
-	}
-	return t.Position.Offset
-}
-
-// collectAnchors records the anchors of n and everything below it.
-func (d *decoder) collectAnchors(n ast.Node) {
-	ast.Walk(anchorVisitor{d}, n)
-}
-
-type anchorVisitor struct{ d *decoder }
-
-func (v anchorVisitor) Visit(n ast.Node) ast.Visitor {
-	if a, ok := n.(*ast.AnchorNode); ok && a.Name != nil {
-		name := a.Name.GetToken().Value
-		v.d.anchors[name] = append(v.d.anchors[name], anchorDef{offset: offsetOf(a), node: a.Value})
-	}
-	return v
-}
-
-// count charges one node against the file's budget; false once the budget
-// is spent, after which the decoder reads no further.
-func (d *decoder) count(n ast.Node) bool {
-	if d.tooBig {
-		return false
-	}
-	d.nodes++
-	if d.nodes > maxNodes {
-		d.tooBig = true
-		d.problem(n, "the file expands to more than %d YAML nodes (through anchors and aliases): simplify it", maxNodes)
-		return false
-	}
-	return true
-}
-
 // resolve follows anchors, aliases and tags to the node that holds the
 // value. It returns nil (with a problem) for an alias to no anchor.
 func (d *decoder) resolve(n ast.Node) ast.Node {
 	for i := 0; i < 64; i++ {
-		if n == nil || !d.count(n) {
+		if n == nil || !d.Count() {
 			return nil
 		}
 		switch v := n.(type) {
@@ -135,24 +38,15 @@ func (d *decoder) resolve(n ast.Node) ast.Node {
 			switch tag := v.Start.Value; tag {
 			case "!!str", "!!int", "!!bool", "!!map", "!!seq", "!!null", "!!float":
 			default:
-				d.problem(v, "the tag %s is not supported: leave it out", clipTo(tag, 40))
+				d.Problem(v, "the tag %s is not supported: leave it out", yamlcheck.Clip(tag, 40))
 				return nil
 			}
 			n = v.Value
 		case *ast.AliasNode:
-			name := ""
-			if v.Value != nil {
-				name = v.Value.GetToken().Value
-			}
-			defs := d.anchors[name]
-			var target ast.Node
-			for _, def := range defs {
-				if def.offset < offsetOf(v) {
-					target = def.node
-				}
-			}
+			target := d.Anchor(v)
 			if target == nil {
-				d.problem(v, "the alias *%s names no anchor (&%s) defined before it", clipTo(name, 40), clipTo(name, 40))
+				name := yamlcheck.Clip(yamlcheck.AliasName(v), 40)
+				d.Problem(v, "the alias *%s names no anchor (&%s) defined before it", name, name)
 				return nil
 			}
 			n = target
@@ -160,7 +54,7 @@ func (d *decoder) resolve(n ast.Node) ast.Node {
 			return n
 		}
 	}
-	d.problem(n, "anchors and aliases nest too deep here")
+	d.Problem(n, "anchors and aliases nest too deep here")
 	return nil
 }
 
@@ -180,21 +74,21 @@ func (d *decoder) mappingDepth(n ast.Node, what string, depth int, report bool) 
 	m, ok := n.(*ast.MappingNode)
 	if !ok {
 		if _, null := n.(*ast.NullNode); null {
-			d.problem(orig, "%s is empty: it must be a mapping of keys and values", what)
+			d.Problem(orig, "%s is empty: it must be a mapping of keys and values", what)
 			return nil, false
 		}
-		d.problem(orig, "%s must be a mapping of keys and values, not %s", what, describe(n))
+		d.Problem(orig, "%s must be a mapping of keys and values, not %s", what, yamlcheck.KindOf(n))
 		return nil, false
 	}
 	var own, merged []pair
 	seen := map[string]ast.Node{}
 	for _, mv := range m.Values {
-		if !d.count(mv) {
+		if !d.Count() {
 			return nil, false
 		}
 		if mv.Key != nil && mv.Key.IsMergeKey() {
 			if depth >= maxMergeDepth {
-				d.problem(mv, "merge keys (<<) nest too deep here")
+				d.Problem(mv, "merge keys (<<) nest too deep here")
 				continue
 			}
 			merged = append(merged, d.merge(mv.Value, what, depth+1)...)
@@ -206,22 +100,22 @@ func (d *decoder) mappingDepth(n ast.Node, what string, depth int, report bool) 
 		}
 		if prev, dup := seen[key]; dup {
 			if report {
-				line, _ := position(prev)
-				d.problem(mv, "%q is given twice in %s (first on line %d)", clipTo(key, 60), what, line)
+				line, _ := yamlcheck.Position(prev)
+				d.Problem(mv, "%q is given twice in %s (first on line %d)", yamlcheck.Clip(key, 60), what, line)
 			}
 			continue
 		}
 		seen[key] = mv.Key
-		own = append(own, pair{key: key, at: mv.Key, value: mv.Value})
+		own = append(own, pair{Key: key, At: mv.Key, Value: mv.Value})
 	}
 	// Merged keys come first; a key of the mapping itself replaces one
 	// merged in, as YAML's merge key says.
 	var out []pair
 	for _, p := range merged {
-		if _, mine := seen[p.key]; mine {
+		if _, mine := seen[p.Key]; mine {
 			continue
 		}
-		seen[p.key] = p.at
+		seen[p.Key] = p.At
 		out = append(out, p)
 	}
 	return append(out, own...), true
@@ -257,7 +151,7 @@ func (d *decoder) key(k ast.MapKeyNode) (string, bool) {
 	}
 	s, ok := scalarText(n)
 	if !ok {
-		d.problem(k, "a key must be a plain word, not %s", describe(n))
+		d.Problem(k, "a key must be a plain word, not %s", yamlcheck.KindOf(n))
 		return "", false
 	}
 	return s, true
@@ -272,7 +166,7 @@ func (d *decoder) list(n ast.Node, what string) ([]ast.Node, bool) {
 	}
 	seq, ok := n.(*ast.SequenceNode)
 	if !ok {
-		d.problem(orig, "%s must be a list, not %s", what, describe(n))
+		d.Problem(orig, "%s must be a list, not %s", what, yamlcheck.KindOf(n))
 		return nil, false
 	}
 	return seq.Values, true
@@ -287,12 +181,12 @@ func (d *decoder) scalar(n ast.Node, field string) (string, bool) {
 		return "", false
 	}
 	if _, null := n.(*ast.NullNode); null {
-		d.problem(orig, "%s has no value (a bare ~ or null is YAML's empty value: quote it, as in \"~...\")", field)
+		d.Problem(orig, "%s has no value (a bare ~ or null is YAML's empty value: quote it, as in \"~...\")", field)
 		return "", false
 	}
 	s, ok := scalarText(n)
 	if !ok {
-		d.problem(orig, "%s must be a single value, not %s", field, describe(n))
+		d.Problem(orig, "%s must be a single value, not %s", field, yamlcheck.KindOf(n))
 		return "", false
 	}
 	return s, true
@@ -309,12 +203,12 @@ func (d *decoder) scalars(n ast.Node, field string, limit int) ([]string, []ast.
 	if seq, ok := v.(*ast.SequenceNode); ok {
 		items = seq.Values
 		if len(items) == 0 {
-			d.problem(n, "%s is an empty list: give at least one value, or leave %s out", field, field)
+			d.Problem(n, "%s is an empty list: give at least one value, or leave %s out", field, field)
 			return nil, nil
 		}
 	}
 	if len(items) > limit {
-		d.problem(n, "%s has %d values; the limit is %d", field, len(items), limit)
+		d.Problem(n, "%s has %d values; the limit is %d", field, len(items), limit)
 		return nil, nil
 	}
 	var out []string
@@ -338,7 +232,7 @@ func (d *decoder) integer(n ast.Node, field string, lo, hi int) (int, bool) {
 	}
 	in, ok := n.(*ast.IntegerNode)
 	if !ok {
-		d.problem(orig, "%s must be a whole number from %d to %d, not %s", field, lo, hi, describe(n))
+		d.Problem(orig, "%s must be a whole number from %d to %d, not %s", field, lo, hi, yamlcheck.KindOf(n))
 		return 0, false
 	}
 	var v int64
@@ -348,11 +242,11 @@ func (d *decoder) integer(n ast.Node, field string, lo, hi int) (int, bool) {
 	case uint64:
 		v = int64(min(x, 1<<62))
 	default:
-		d.problem(orig, "%s must be a whole number from %d to %d", field, lo, hi)
+		d.Problem(orig, "%s must be a whole number from %d to %d", field, lo, hi)
 		return 0, false
 	}
 	if v < int64(lo) || v > int64(hi) {
-		d.problem(orig, "%s %d is out of range: %d to %d", field, v, lo, hi)
+		d.Problem(orig, "%s %d is out of range: %d to %d", field, v, lo, hi)
 		return 0, false
 	}
 	return int(v), true
@@ -373,34 +267,6 @@ func scalarText(n ast.Node) (string, bool) {
 		return n.GetToken().Value, true
 	}
 	return "", false
-}
-
-// describe names the kind of a node for problems.
-func describe(n ast.Node) string {
-	switch n.(type) {
-	case *ast.MappingNode:
-		return "a mapping"
-	case *ast.SequenceNode:
-		return "a list"
-	case *ast.NullNode:
-		return "empty"
-	case *ast.IntegerNode, *ast.FloatNode, *ast.InfinityNode, *ast.NanNode:
-		return "a number"
-	case *ast.BoolNode:
-		return "true or false"
-	case *ast.StringNode, *ast.LiteralNode:
-		return "text"
-	}
-	return "a " + strings.ToLower(n.Type().String())
-}
-
-// clipTo cuts s to n runes for quoting in problems.
-func clipTo(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
 }
 
 // node is a YAML node of the parsed file.

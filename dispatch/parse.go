@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,11 +8,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
-	"unicode/utf8"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
+	"github.com/sitrep-ir/sitrep/internal/yamlcheck"
 )
 
 // FileName is the rules file of the plans directory.
@@ -22,56 +18,31 @@ const FileName = "dispatch.yaml"
 // Parse reads the rules in data, read from file. It returns the rules, or
 // every problem found in them in the order of the file. It never panics on
 // any input. An empty file holds no rules.
-func Parse(file string, data []byte) (rs *Rules, problems Problems) {
-	d := &decoder{file: file, anchors: map[string][]anchorDef{}}
-	defer func() {
-		// The YAML parser is third-party code: a crash on some input is
-		// a problem of that file, not of the server.
-		if r := recover(); r != nil {
-			rs, problems = nil, Problems{{File: file, Message: fmt.Sprintf("the YAML parser failed on this file (%v): simplify it", r)}}
-		}
-	}()
-	if len(data) > MaxFileSize {
-		d.problemAt(0, 0, "the file is %d bytes long; the limit is %d", len(data), MaxFileSize)
-		return nil, d.problems
+func Parse(file string, data []byte) (*Rules, Problems) {
+	yd, body := yamlcheck.Open(file, data, yamlcheck.Format{
+		What:    "list of rules",
+		Limits:  yamlcheck.Limits{MaxSize: MaxFileSize, MaxNodes: maxNodes},
+		EmptyOK: true,
+		// A key given twice is reported with the others, naming the
+		// line of the first.
+		DuplicateKeys: true,
+	})
+	if len(yd.Problems) > 0 {
+		return nil, yd.Problems
 	}
 	sum := sha256.Sum256(data)
-	rs = &Rules{File: file, Hash: hex.EncodeToString(sum[:])}
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	if !utf8.Valid(data) {
-		line, col := lineCol(data, firstInvalidUTF8(data))
-		d.problemAt(line, col, "the file is not valid UTF-8 here")
-		return nil, d.problems
-	}
-	f, err := parser.ParseBytes(data, 0, parser.AllowDuplicateMapKey()) // reported with the others
-	if err != nil {
-		if ye, ok := err.(yaml.Error); ok && ye.GetToken() != nil {
-			line, col := tokenPos(ye.GetToken())
-			d.problemAt(line, col, "YAML: %s", oneLine(ye.GetMessage()))
-		} else {
-			d.problemAt(1, 1, "YAML: %s", oneLine(err.Error()))
-		}
-		return nil, d.problems
-	}
-	var body node
-	for _, doc := range f.Docs {
-		if doc == nil || doc.Body == nil {
-			continue
-		}
-		if body != nil {
-			d.problem(doc.Body, "a second YAML document starts here: the file holds one list of rules")
-			break
-		}
-		body = doc.Body
-		d.collectAnchors(doc)
-	}
-	if body == nil || isNull(body) {
+	rs := &Rules{File: file, Hash: hex.EncodeToString(sum[:])}
+	if body == nil {
 		return rs, nil
 	}
-	p := &ruleParser{decoder: d, names: map[string]int{}}
-	rs.Rules = p.file(body)
-	if len(d.problems) > 0 {
-		return nil, d.problems.sort()
+	d := &decoder{Decoder: yd}
+	func() {
+		defer d.Recover()
+		p := &ruleParser{decoder: d, names: map[string]int{}}
+		rs.Rules = p.file(body)
+	}()
+	if len(d.Problems) > 0 {
+		return nil, d.Problems.Sorted()
 	}
 	return rs, nil
 }
@@ -110,24 +81,3 @@ func readFile(path string) ([]byte, error) {
 	}
 	return data, nil
 }
-
-// lineCol returns the 1-based line and column of byte offset off.
-func lineCol(data []byte, off int) (line, col int) {
-	line = 1 + bytes.Count(data[:off], []byte("\n"))
-	start := bytes.LastIndexByte(data[:off], '\n') + 1
-	return line, 1 + utf8.RuneCount(data[start:off])
-}
-
-func firstInvalidUTF8(data []byte) int {
-	for i := 0; i < len(data); {
-		r, size := utf8.DecodeRune(data[i:])
-		if r == utf8.RuneError && size <= 1 {
-			return i
-		}
-		i += size
-	}
-	return len(data)
-}
-
-// oneLine keeps a message on one line.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

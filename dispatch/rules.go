@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/internal/yamlcheck"
 )
 
 // The actions a rule takes.
@@ -139,11 +140,11 @@ func (p *ruleParser) file(n node) []*Rule {
 	}
 	var rules []*Rule
 	for _, kv := range pairs {
-		switch kv.key {
+		switch kv.Key {
 		case "rules":
-			rules = p.rules(kv.value)
+			rules = p.rules(kv.Value)
 		default:
-			if strings.HasPrefix(kv.key, "x-") {
+			if strings.HasPrefix(kv.Key, "x-") {
 				continue // a place for anchors that rules refer to
 			}
 			p.unknown(kv, "the rules file", fileKeys)
@@ -161,7 +162,7 @@ func (p *ruleParser) rules(n node) []*Rule {
 		return nil
 	}
 	if len(items) > MaxRules {
-		p.problem(n, "the file has %d rules; the limit is %d", len(items), MaxRules)
+		p.Problem(n, "the file has %d rules; the limit is %d", len(items), MaxRules)
 		return nil
 	}
 	var rules []*Rule
@@ -172,7 +173,7 @@ func (p *ruleParser) rules(n node) []*Rule {
 			continue
 		}
 		if catchAll != nil {
-			p.problem(it, "rule %s can never match: rule %s (line %d) matches every alert and comes first", r.Name, catchAll.Name, catchAll.Line)
+			p.Problem(it, "rule %s can never match: rule %s (line %d) matches every alert and comes first", r.Name, catchAll.Name, catchAll.Line)
 		}
 		if catchAll == nil && r.Match.empty() {
 			catchAll = r
@@ -184,24 +185,24 @@ func (p *ruleParser) rules(n node) []*Rule {
 
 // rule reads one rule; nil when it has problems.
 func (p *ruleParser) rule(n node) *Rule {
-	before := len(p.problems)
+	before := len(p.Problems)
 	pairs, ok := p.mapping(n, "a rule")
 	if !ok {
 		return nil
 	}
 	r := &Rule{}
-	r.Line, _ = position(p.resolve(n))
+	r.Line, _ = yamlcheck.Position(p.resolve(n))
 	has := map[string]pair{}
 	for _, kv := range pairs {
-		has[kv.key] = kv
+		has[kv.Key] = kv
 	}
 	if kv, ok := has["name"]; ok {
-		if name, ok := p.scalar(kv.value, "name"); ok {
+		if name, ok := p.scalar(kv.Value, "name"); ok {
 			switch {
 			case !nameRE.MatchString(name):
-				p.problem(kv.value, "rule name %q is not valid: use 1–64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", clipTo(name, 60))
+				p.Problem(kv.Value, "rule name %q is not valid: use 1–64 lower-case letters, digits, '.', '_' or '-', starting with a letter or digit", yamlcheck.Clip(name, 60))
 			case p.names[name] > 0:
-				p.problem(kv.value, "rule name %s is used by the rule on line %d already: rule names must be unique", name, p.names[name])
+				p.Problem(kv.Value, "rule name %s is used by the rule on line %d already: rule names must be unique", name, p.names[name])
 				r.Name = name // for the problems that follow; the rule is refused
 			default:
 				p.names[name] = r.Line
@@ -209,76 +210,76 @@ func (p *ruleParser) rule(n node) *Rule {
 			}
 		}
 	} else {
-		p.problem(n, "the rule has no name: give it one (name: …), so that incidents and metrics can say which rule decided")
+		p.Problem(n, "the rule has no name: give it one (name: …), so that incidents and metrics can say which rule decided")
 	}
 	if kv, ok := has["action"]; ok {
-		if a, ok := p.scalar(kv.value, "action"); ok {
+		if a, ok := p.scalar(kv.Value, "action"); ok {
 			if slices.Contains(Actions, a) {
 				r.Action = a
 			} else {
-				p.problem(kv.value, "action %q is not known%s: use %s", clipTo(a, 40), suggest(a, Actions), strings.Join(Actions, ", "))
+				p.Problem(kv.Value, "action %q is not known%s: use %s", yamlcheck.Clip(a, 40), suggest(a, Actions), strings.Join(Actions, ", "))
 			}
 		}
 	} else {
-		p.problem(n, "the rule has no action: give one of %s", strings.Join(Actions, ", "))
+		p.Problem(n, "the rule has no action: give one of %s", strings.Join(Actions, ", "))
 	}
 	for _, kv := range pairs {
-		switch kv.key {
+		switch kv.Key {
 		case "name", "action":
 		case "description":
-			if s, ok := p.scalar(kv.value, "description"); ok {
+			if s, ok := p.scalar(kv.Value, "description"); ok {
 				if len(s) > MaxDescription {
-					p.problem(kv.value, "the description is %d bytes long; the limit is %d", len(s), MaxDescription)
+					p.Problem(kv.Value, "the description is %d bytes long; the limit is %d", len(s), MaxDescription)
 				}
 				r.Description = s
 			}
 		case "match":
-			p.match(kv.value, &r.Match, true)
+			p.match(kv.Value, &r.Match, true)
 		case "kind":
 			if !p.onlyFor(r, kv, ActionDeclare) {
 				continue
 			}
-			if s, ok := p.scalar(kv.value, "kind"); ok {
+			if s, ok := p.scalar(kv.Value, "kind"); ok {
 				if slugRE.MatchString(s) {
 					r.Kind = s
 				} else {
-					p.problem(kv.value, "incident kind %q is not valid: use 1–32 lower-case letters, digits and '-', starting with a letter (malware, data-breach, outage, …)", clipTo(s, 40))
+					p.Problem(kv.Value, "incident kind %q is not valid: use 1–32 lower-case letters, digits and '-', starting with a letter (malware, data-breach, outage, …)", yamlcheck.Clip(s, 40))
 				}
 			}
 		case "severity":
 			if !p.onlyFor(r, kv, ActionDeclare) {
 				continue
 			}
-			if s, ok := p.integer(kv.value, "severity", 1, sitrep.MaxSeverity); ok {
+			if s, ok := p.integer(kv.Value, "severity", 1, sitrep.MaxSeverity); ok {
 				r.Severity = s
 			}
 		case "title":
 			if !p.onlyFor(r, kv, ActionDeclare) {
 				continue
 			}
-			if s, ok := p.scalar(kv.value, "title"); ok {
-				r.Title = p.template(kv.value, "title", s)
+			if s, ok := p.scalar(kv.Value, "title"); ok {
+				r.Title = p.template(kv.Value, "title", s)
 			}
 		case "group_by":
 			if !p.onlyFor(r, kv, ActionDeclare, ActionAttach) {
 				continue
 			}
-			p.groupBy(kv.value, &r.GroupBy)
+			p.groupBy(kv.Value, &r.GroupBy)
 		default:
 			p.unknown(kv, "a rule", ruleKeys)
 		}
 	}
 	if r.Action == ActionDeclare {
 		if _, ok := has["kind"]; !ok {
-			p.problem(n, "rule %s declares but names no kind: give the incident's kind (kind: malware, outage, …), which picks its plan", orUnnamed(r.Name))
+			p.Problem(n, "rule %s declares but names no kind: give the incident's kind (kind: malware, outage, …), which picks its plan", orUnnamed(r.Name))
 		}
 	}
 	if r.Action == ActionAttach {
 		if _, ok := has["group_by"]; !ok {
-			p.problem(n, "rule %s attaches but has no group_by: give the labels (or a template) that make the group key of the incident to attach to", orUnnamed(r.Name))
+			p.Problem(n, "rule %s attaches but has no group_by: give the labels (or a template) that make the group key of the incident to attach to", orUnnamed(r.Name))
 		}
 	}
-	if len(p.problems) > before {
+	if len(p.Problems) > before {
 		return nil
 	}
 	return r
@@ -297,26 +298,23 @@ func (p *ruleParser) onlyFor(r *Rule, kv pair, actions ...string) bool {
 	if r.Action == "" || slices.Contains(actions, r.Action) {
 		return true
 	}
-	p.problem(kv.at, "%s is for %s rules; this rule's action is %s", kv.key, strings.Join(actions, " and "), r.Action)
+	p.Problem(kv.At, "%s is for %s rules; this rule's action is %s", kv.Key, strings.Join(actions, " and "), r.Action)
 	return false
 }
 
 // unknown reports a key the format does not have, with the keys it has.
 func (p *ruleParser) unknown(kv pair, what string, known []string) {
-	hint := suggest(strings.ToLower(strings.ReplaceAll(kv.key, "-", "_")), known)
-	p.problem(kv.at, "unknown field %q in %s%s: the fields are %s", clipTo(kv.key, 40), what, hint, strings.Join(known, ", "))
+	hint := suggest(strings.ToLower(strings.ReplaceAll(kv.Key, "-", "_")), known)
+	p.Problem(kv.At, "unknown field %q in %s%s: the fields are %s", yamlcheck.Clip(kv.Key, 40), what, hint, strings.Join(known, ", "))
 }
 
 // suggest returns " (did you mean X?)" for the word of known closest to
 // s, when one is close enough to be a typing mistake.
 func suggest(s string, known []string) string {
-	hint, best := "", 3
-	for _, k := range known {
-		if d := editDistance(s, k); d < best {
-			hint, best = fmt.Sprintf(" (did you mean %s?)", k), d
-		}
+	if k := yamlcheck.Suggest(s, known); k != "" {
+		return fmt.Sprintf(" (did you mean %s?)", k)
 	}
-	return hint
+	return ""
 }
 
 // match reads a match block into m. top is false inside not.
@@ -333,55 +331,55 @@ func (p *ruleParser) match(n node, m *Match, top bool) {
 		return
 	}
 	for _, kv := range pairs {
-		switch kv.key {
+		switch kv.Key {
 		case "source":
-			vals, at := p.scalars(kv.value, "source", MaxListValues)
+			vals, at := p.scalars(kv.Value, "source", MaxListValues)
 			for i, s := range vals {
 				if err := checkSourcePattern(s); err != "" {
-					p.problem(at[i], "source %q: %s", clipTo(s, 60), err)
+					p.Problem(at[i], "source %q: %s", yamlcheck.Clip(s, 60), err)
 					continue
 				}
 				m.Sources = append(m.Sources, s)
 			}
 		case "kind":
-			vals, at := p.scalars(kv.value, "kind", MaxListValues)
+			vals, at := p.scalars(kv.Value, "kind", MaxListValues)
 			for i, s := range vals {
 				if !slices.Contains(sitrep.SourceKinds, s) {
-					p.problem(at[i], "source kind %q is not known: use %s", clipTo(s, 40), strings.Join(sitrep.SourceKinds, ", "))
+					p.Problem(at[i], "source kind %q is not known: use %s", yamlcheck.Clip(s, 40), strings.Join(sitrep.SourceKinds, ", "))
 					continue
 				}
 				m.Kinds = append(m.Kinds, s)
 			}
 		case "severity_at_most":
-			if s, ok := p.integer(kv.value, "severity_at_most", 1, sitrep.MaxSeverity); ok {
+			if s, ok := p.integer(kv.Value, "severity_at_most", 1, sitrep.MaxSeverity); ok {
 				m.SeverityAtMost = s
 			}
 		case "severity_at_least":
-			if s, ok := p.integer(kv.value, "severity_at_least", 1, sitrep.MaxSeverity); ok {
+			if s, ok := p.integer(kv.Value, "severity_at_least", 1, sitrep.MaxSeverity); ok {
 				m.SeverityAtLeast = s
 			}
 		case "labels":
-			p.labels(kv.value, m)
+			p.labels(kv.Value, m)
 		case "summary":
-			if s, ok := p.scalar(kv.value, "summary"); ok {
-				m.Summary = p.regexp(kv.value, "summary", s, false)
+			if s, ok := p.scalar(kv.Value, "summary"); ok {
+				m.Summary = p.regexp(kv.Value, "summary", s, false)
 			}
 		case "not":
 			if !top {
-				p.problem(kv.at, "not cannot be nested: list several blocks under the rule's one not instead")
+				p.Problem(kv.At, "not cannot be nested: list several blocks under the rule's one not instead")
 				continue
 			}
-			if isNull(p.resolve(kv.value)) {
-				p.problem(kv.at, "not is empty: give the conditions of the alerts to leave out, or leave not out")
+			if isNull(p.resolve(kv.Value)) {
+				p.Problem(kv.At, "not is empty: give the conditions of the alerts to leave out, or leave not out")
 				continue
 			}
-			p.not(kv.value, m)
+			p.not(kv.Value, m)
 		default:
 			p.unknown(kv, what, matchKeys)
 		}
 	}
 	if m.SeverityAtMost > 0 && m.SeverityAtLeast > m.SeverityAtMost {
-		p.problem(n, "no alert can match: severity at least %d and at most %d (1 is the worst, so at least means as mild or milder)", m.SeverityAtLeast, m.SeverityAtMost)
+		p.Problem(n, "no alert can match: severity at least %d and at most %d (1 is the worst, so at least means as mild or milder)", m.SeverityAtLeast, m.SeverityAtMost)
 	}
 }
 
@@ -401,16 +399,16 @@ func (p *ruleParser) not(n node, m *Match) {
 			}
 		}
 		if len(blocks) == 0 {
-			p.problem(n, "not is an empty list: give at least one block, or leave not out")
+			p.Problem(n, "not is an empty list: give at least one block, or leave not out")
 		}
 	}
 	if len(blocks) > MaxNotBlocks {
-		p.problem(n, "not has %d blocks; the limit is %d", len(blocks), MaxNotBlocks)
+		p.Problem(n, "not has %d blocks; the limit is %d", len(blocks), MaxNotBlocks)
 		return
 	}
 	for i, b := range blocks {
 		if isNull(p.resolve(b)) {
-			p.problem(at[i], "a not block is empty: it would exclude every alert")
+			p.Problem(at[i], "a not block is empty: it would exclude every alert")
 			continue
 		}
 		nm := &Match{}
@@ -426,27 +424,27 @@ func (p *ruleParser) labels(n node, m *Match) {
 		return
 	}
 	if len(pairs) > MaxLabelMatches {
-		p.problem(n, "labels has %d conditions; the limit is %d", len(pairs), MaxLabelMatches)
+		p.Problem(n, "labels has %d conditions; the limit is %d", len(pairs), MaxLabelMatches)
 		return
 	}
 	for _, kv := range pairs {
-		if msg := checkLabelName(kv.key); msg != "" {
-			p.problem(kv.at, "label %q: %s", clipTo(kv.key, 60), msg)
+		if msg := checkLabelName(kv.Key); msg != "" {
+			p.Problem(kv.At, "label %q: %s", yamlcheck.Clip(kv.Key, 60), msg)
 			continue
 		}
-		v, ok := p.scalar(kv.value, "label "+clipTo(kv.key, 60))
+		v, ok := p.scalar(kv.Value, "label "+yamlcheck.Clip(kv.Key, 60))
 		if !ok {
 			continue
 		}
-		lm := LabelMatch{Name: kv.key}
+		lm := LabelMatch{Name: kv.Key}
 		if re, isRE := strings.CutPrefix(v, "~"); isRE {
-			lm.Regexp = p.regexp(kv.value, "label "+clipTo(kv.key, 60), re, true)
+			lm.Regexp = p.regexp(kv.Value, "label "+yamlcheck.Clip(kv.Key, 60), re, true)
 			if lm.Regexp == nil {
 				continue
 			}
 		} else {
 			if len(v) > sitrep.MaxAlertLabelValue {
-				p.problem(kv.value, "label %s: the value is %d bytes long; alerts keep at most %d", clipTo(kv.key, 60), len(v), sitrep.MaxAlertLabelValue)
+				p.Problem(kv.Value, "label %s: the value is %d bytes long; alerts keep at most %d", yamlcheck.Clip(kv.Key, 60), len(v), sitrep.MaxAlertLabelValue)
 				continue
 			}
 			lm.Value = v
@@ -459,7 +457,7 @@ func (p *ruleParser) labels(n node, m *Match) {
 // whole makes it match the whole value.
 func (p *ruleParser) regexp(n node, field, expr string, whole bool) *regexp.Regexp {
 	if len(expr) > MaxRegexp {
-		p.problem(n, "%s: the regular expression is %d bytes long; the limit is %d", field, len(expr), MaxRegexp)
+		p.Problem(n, "%s: the regular expression is %d bytes long; the limit is %d", field, len(expr), MaxRegexp)
 		return nil
 	}
 	re, err := regexp.Compile(expr)
@@ -472,10 +470,10 @@ func (p *ruleParser) regexp(n node, field, expr string, whole bool) *regexp.Rege
 		if errors.As(err, &se) {
 			msg = string(se.Code)
 			if se.Expr != "" && se.Expr != expr {
-				msg += ": " + clipTo(se.Expr, 40)
+				msg += ": " + yamlcheck.Clip(se.Expr, 40)
 			}
 		}
-		p.problem(n, "%s: the regular expression %q does not compile: %s", field, clipTo(expr, 60), msg)
+		p.Problem(n, "%s: the regular expression %q does not compile: %s", field, yamlcheck.Clip(expr, 60), msg)
 		return nil
 	}
 	return re
@@ -490,7 +488,7 @@ func (p *ruleParser) groupBy(n node, g *GroupBy) {
 	if !isSeq(v) {
 		if s, ok := p.scalar(n, "group_by"); ok {
 			if strings.TrimSpace(s) == "" {
-				p.problem(n, "group_by is empty: give labels or a template, or leave group_by out to put every alert of the rule on one incident")
+				p.Problem(n, "group_by is empty: give labels or a template, or leave group_by out to put every alert of the rule on one incident")
 				return
 			}
 			g.Template = p.template(n, "group_by", s)
@@ -499,11 +497,11 @@ func (p *ruleParser) groupBy(n node, g *GroupBy) {
 	}
 	items, _ := p.list(n, "group_by")
 	if len(items) == 0 {
-		p.problem(n, "group_by is an empty list: give labels, or leave group_by out to put every alert of the rule on one incident")
+		p.Problem(n, "group_by is an empty list: give labels, or leave group_by out to put every alert of the rule on one incident")
 		return
 	}
 	if len(items) > MaxGroupLabels {
-		p.problem(n, "group_by has %d labels; the limit is %d", len(items), MaxGroupLabels)
+		p.Problem(n, "group_by has %d labels; the limit is %d", len(items), MaxGroupLabels)
 		return
 	}
 	for _, it := range items {
@@ -512,11 +510,11 @@ func (p *ruleParser) groupBy(n node, g *GroupBy) {
 			continue
 		}
 		if msg := checkLabelName(s); msg != "" {
-			p.problem(it, "group_by label %q: %s", clipTo(s, 60), msg)
+			p.Problem(it, "group_by label %q: %s", yamlcheck.Clip(s, 60), msg)
 			continue
 		}
 		if slices.Contains(g.Labels, s) {
-			p.problem(it, "group_by names label %s twice", clipTo(s, 60))
+			p.Problem(it, "group_by names label %s twice", yamlcheck.Clip(s, 60))
 			continue
 		}
 		g.Labels = append(g.Labels, s)
@@ -527,12 +525,12 @@ func (p *ruleParser) groupBy(n node, g *GroupBy) {
 // template parses a template, reporting its problems at n.
 func (p *ruleParser) template(n node, field, text string) *Template {
 	if len(text) > MaxTemplate {
-		p.problem(n, "%s is %d bytes long; the limit is %d", field, len(text), MaxTemplate)
+		p.Problem(n, "%s is %d bytes long; the limit is %d", field, len(text), MaxTemplate)
 		return nil
 	}
 	t, err := parseTemplate(field, text)
 	if err != nil {
-		p.problem(n, "%s: %v", field, err)
+		p.Problem(n, "%s: %v", field, err)
 		return nil
 	}
 	return t
@@ -575,27 +573,3 @@ func (m *Match) empty() bool {
 
 // quoteLabel formats one label of a group key.
 func quoteLabel(name, value string) string { return name + "=" + strconv.Quote(value) }
-
-// editDistance is the Levenshtein distance of two short keys.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 64
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}

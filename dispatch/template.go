@@ -9,6 +9,7 @@ import (
 	"text/template/parse"
 
 	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/internal/yamlcheck"
 )
 
 // Template is a title or group key made from an alert. It is Go's
@@ -67,7 +68,7 @@ func checkTemplateNode(n parse.Node) error {
 	case *parse.ActionNode:
 		p := v.Pipe
 		if p == nil || len(p.Decl) > 0 || len(p.Cmds) != 1 {
-			return fmt.Errorf("%q: %s", clipTo(v.String(), 60), templateHelp)
+			return fmt.Errorf("%q: %s", yamlcheck.Clip(v.String(), 60), templateHelp)
 		}
 		args := p.Cmds[0].Args
 		switch {
@@ -83,9 +84,9 @@ func checkTemplateNode(n parse.Node) error {
 				return nil
 			}
 		}
-		return fmt.Errorf("%q: %s", clipTo(v.String(), 60), templateHelp)
+		return fmt.Errorf("%q: %s", yamlcheck.Clip(v.String(), 60), templateHelp)
 	}
-	return fmt.Errorf("%q: if, range, with and template are not allowed: %s", clipTo(n.String(), 60), templateHelp)
+	return fmt.Errorf("%q: if, range, with and template are not allowed: %s", yamlcheck.Clip(n.String(), 60), templateHelp)
 }
 
 func validField(ident []string) bool {
