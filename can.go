@@ -61,6 +61,8 @@ func (inc *Incident) Can(u *User, action string) bool {
 		return isCommand || isSectionChief(inc, u.Name)
 	case EditReport{}.Action():
 		return isCommand || inc.delegate(RolePlanning) == u.Name
+	case ApproveDraft{}.Action(), RejectDraft{}.Action():
+		return isCommand && len(inc.PendingDrafts()) > 0
 	}
 	return false
 }

@@ -47,6 +47,8 @@ func TestCanAgreesWithTheCommands(t *testing.T) {
 		action(Publish{Audience: "internal", Text: "we are on it"}),
 		action(LinkAsset{Kind: "host", Name: "fs99"}),
 		action(EditReport{WhatWorked: ptr("backups")}),
+		action(ApproveDraft{Draft: 1}),
+		action(RejectDraft{Draft: 1, Reason: "not yet"}),
 		inSection(RoleOperations),
 		inSection(RolePlanning),
 		inSection("command"),

@@ -25,9 +25,22 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 
 // command turns a form of the incident page into the command it asks for.
 // action is the last part of the form's path; task the task number of the
-// task forms ("" for the others). The values are checked by the command
-// itself, as for the API.
-func command(action, task string, f url.Values) (sitrep.Command, error) {
+// task forms and draft the draft number of the drafts' forms ("" for the
+// others). The values are checked by the command itself, as for the API.
+func command(action, task, draft string, f url.Values) (sitrep.Command, error) {
+	if draft != "" {
+		id, err := strconv.Atoi(draft)
+		if err != nil || id < 1 || strings.HasPrefix(draft, "+") {
+			return nil, sitrep.Invalid("draft", "draft %q is not a draft number", clip(draft, 20))
+		}
+		switch action {
+		case "approve":
+			return sitrep.ApproveDraft{Draft: id}, nil
+		case "reject":
+			return sitrep.RejectDraft{Draft: id, Reason: f.Get("reason")}, nil
+		}
+		return nil, sitrep.Errorf(sitrep.ENotFound, "a draft has no action %q", clip(action, 20))
+	}
 	if task != "" {
 		id, err := strconv.Atoi(task)
 		if err != nil || id < 1 || strings.HasPrefix(task, "+") {
@@ -76,6 +89,49 @@ func command(action, task string, f url.Values) (sitrep.Command, error) {
 		return sitrep.Edit{Severity: &sev, Reason: f.Get("reason")}, nil
 	}
 	return nil, sitrep.Errorf(sitrep.ENotFound, "an incident has no action %q", clip(action, 20))
+}
+
+// maxFollowUps bounds the follow-up rows of the report form, as the domain
+// does.
+const maxFollowUps = 100
+
+// reportEdit reads the report form: every field it shows, so that what
+// the person cleared is cleared. Follow-up rows left empty are dropped; a
+// row with an action and no owner is kept, for the domain to refuse in its
+// words. "accept" (the button that takes the narrative drafted from the
+// timeline) asks for the draft instead of the typed narrative. The
+// returned command is filled in even with an error, so that the form can
+// show again what was typed.
+func reportEdit(f url.Values) (sitrep.EditReport, error) {
+	if f.Get("accept") != "" {
+		return sitrep.EditReport{AcceptDraft: true}, nil
+	}
+	narrative, worked, improve := f.Get("narrative"), f.Get("what_worked"), f.Get("needs_improvement")
+	actions, owners := f["fu_action"], f["fu_owner"]
+	if len(actions) != len(owners) {
+		return sitrep.EditReport{}, sitrep.Invalid("follow_ups", "the follow-up actions and their owners do not pair up: reload the page and try again")
+	}
+	if len(actions) > maxFollowUps+10 {
+		return sitrep.EditReport{}, sitrep.Invalid("follow_ups", "%d follow-up rows; the limit is %d", len(actions), maxFollowUps)
+	}
+	fus, missing := []sitrep.FollowUp{}, ""
+	for i := range actions {
+		a, o := strings.TrimSpace(actions[i]), strings.TrimSpace(owners[i])
+		if a == "" && o == "" {
+			continue
+		}
+		if o == "" && missing == "" {
+			// Said here: the service checks the names of people before
+			// the report's rules, and would only say "" is no name.
+			missing = a
+		}
+		fus = append(fus, sitrep.FollowUp{Action: a, Owner: o})
+	}
+	cmd := sitrep.EditReport{Narrative: &narrative, WhatWorked: &worked, NeedsImprovement: &improve, FollowUps: &fus}
+	if missing != "" {
+		return cmd, sitrep.Invalid("follow_ups", "follow-up %q has no owner: every follow-up action needs one", clip(missing, 60))
+	}
+	return cmd, nil
 }
 
 // declareInput reads the declare form (also the triage desk's).

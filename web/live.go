@@ -65,6 +65,18 @@ type Subscription struct {
 // was busy gets one, and fetches everything it missed.
 func (s *Subscription) C() <-chan struct{} { return s.c }
 
+// Seq returns the latest timeline sequence number the hub knows of the
+// subscription's incident: the one a signal announces (0 for the board, or
+// before the hub has seen a change).
+func (s *Subscription) Seq() int64 {
+	if s.incident == "" {
+		return 0
+	}
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return s.hub.seqs[s.incident]
+}
+
 // Done is closed when the hub closes.
 func (s *Subscription) Done() <-chan struct{} { return s.hub.done }
 
@@ -224,9 +236,12 @@ func (h *Hub) Close() {
 const heartbeat = 25 * time.Second
 
 // stream serves an event stream to one page: an event "change" whenever
-// sub is signalled (and once at the start, so a page that loaded before a
-// change catches up), until the client goes or the hub closes.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *Subscription) error {
+// sub is signalled, and once at the start, so that a page that loaded
+// before a change catches up, until the client goes or the hub closes.
+// Each event's data is the incident's latest sequence number known (at
+// least start, the one the stream began at), so that a page that already
+// shows it fetches nothing; the board's events carry 0.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *Subscription, start int64) error {
 	defer sub.Close()
 	if s.streams != nil {
 		s.streams.Inc()
@@ -244,7 +259,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *Subscriptio
 		}
 		return rc.Flush()
 	}
-	if err := send("retry: 3000\n\nevent: change\ndata: start\n\n"); err != nil {
+	seq := func() string { return strconv.FormatInt(max(sub.Seq(), start), 10) }
+	if err := send("retry: 3000\n\nevent: change\ndata: " + seq() + "\n\n"); err != nil {
 		return nil // the client went away
 	}
 	beat := time.NewTicker(heartbeat)
@@ -260,7 +276,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *Subscriptio
 				return nil
 			}
 		case <-sub.C():
-			if send("event: change\ndata: change\n\n") != nil {
+			if send("event: change\ndata: "+seq()+"\n\n") != nil {
 				return nil
 			}
 		}
@@ -269,14 +285,18 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *Subscriptio
 
 // boardEvents streams the board's changes.
 func (s *Server) boardEvents(w http.ResponseWriter, r *http.Request, _ *sitrep.User) error {
-	return s.stream(w, r, s.hub.Subscribe(""))
+	return s.stream(w, r, s.hub.Subscribe(""), 0)
 }
 
 // incidentEvents streams one incident's changes to someone who may see it.
+// It subscribes before it reads the incident, so that a change committed
+// between the two is announced either way.
 func (s *Server) incidentEvents(w http.ResponseWriter, r *http.Request, u *sitrep.User) error {
+	sub := s.hub.Subscribe(r.PathValue("id"))
 	inc, err := s.svc.Incident(r.Context(), u, r.PathValue("id"))
 	if err != nil {
+		sub.Close()
 		return err
 	}
-	return s.stream(w, r, s.hub.Subscribe(inc.ID))
+	return s.stream(w, r, sub, inc.Seq)
 }

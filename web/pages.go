@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ func parseTemplates(st *staticFiles) (map[string]*template.Template, error) {
 		"sevWord":   sevWord,
 		"external":  sitrep.IsExternalAudience,
 		"deref":     func(t *time.Time) time.Time { return *t },
+		"shift":     shift,
 	}
 	base, err := template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/parts.html")
 	if err != nil {
@@ -297,7 +299,7 @@ func (s *Server) incidentAction(w http.ResponseWriter, r *http.Request, u *sitre
 		return err
 	}
 	id := r.PathValue("id")
-	cmd, err := command(r.PathValue("action"), r.PathValue("task"), f)
+	cmd, err := command(r.PathValue("action"), r.PathValue("task"), r.PathValue("draft"), f)
 	if err == nil {
 		_, _, err = s.svc.Do(r.Context(), u, id, cmd)
 	}
@@ -362,4 +364,99 @@ func sevWord(sev int) string {
 		return "low"
 	}
 	return "unknown"
+}
+
+// reportView is the reports page: the Incident Report and the Response
+// Report as they stand, and the form to write them for those who may.
+type reportView struct {
+	Inc     *sitrep.Incident
+	Rep     *sitrep.Report
+	CanEdit bool
+	// Form is what the form shows: the report as saved, or what was typed
+	// when a save was refused. It always has a few empty follow-up rows.
+	Form      reportForm
+	Saved     bool
+	Error     string
+	ErrorRule string
+}
+
+type reportForm struct {
+	Narrative, WhatWorked, NeedsImprovement string
+	FollowUps                               []sitrep.FollowUp
+}
+
+// spareFollowUps is how many empty follow-up rows the form offers.
+const spareFollowUps = 3
+
+func (s *Server) reportView(r *http.Request, u *sitrep.User, id string) (*reportView, error) {
+	inc, err := s.svc.Incident(r.Context(), u, id)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := s.svc.Report(r.Context(), u, id)
+	if err != nil {
+		return nil, err
+	}
+	v := &reportView{Inc: inc, Rep: rep, CanEdit: inc.Can(u, sitrep.EditReport{}.Action())}
+	v.Form = reportForm{Narrative: inc.Report.Narrative, WhatWorked: inc.Report.WhatWorked,
+		NeedsImprovement: inc.Report.NeedsImprovement, FollowUps: inc.Report.FollowUps}
+	return v, nil
+}
+
+func (v *reportView) render(s *Server, w http.ResponseWriter, r *http.Request, u *sitrep.User, code int) {
+	v.Form.FollowUps = append(slices.Clone(v.Form.FollowUps), make([]sitrep.FollowUp, spareFollowUps)...)
+	s.render(w, r, code, "report", u, "Reports of "+v.Inc.ID, v)
+}
+
+func (s *Server) reportPage(w http.ResponseWriter, r *http.Request, u *sitrep.User) error {
+	v, err := s.reportView(r, u, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v.Saved = r.URL.Query().Get("saved") != ""
+	v.render(s, w, r, u, http.StatusOK)
+	return nil
+}
+
+// editReport saves the report form through EditReport; a refusal shows the
+// form again with what was typed.
+func (s *Server) editReport(w http.ResponseWriter, r *http.Request, u *sitrep.User) error {
+	f, err := readForm(w, r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	cmd, err := reportEdit(f)
+	if err == nil {
+		_, _, err = s.svc.Do(r.Context(), u, id, cmd)
+	}
+	if err == nil {
+		http.Redirect(w, r, "/incidents/"+id+"/report?saved=1", http.StatusSeeOther)
+		return nil
+	}
+	if code := status(err); code >= 500 || code == http.StatusNotFound && sitrep.AsError(err).Field == "id" {
+		return err
+	}
+	v, verr := s.reportView(r, u, id)
+	if verr != nil {
+		return verr
+	}
+	if !cmd.AcceptDraft && cmd.Narrative != nil {
+		v.Form = reportForm{Narrative: *cmd.Narrative, WhatWorked: *cmd.WhatWorked, NeedsImprovement: *cmd.NeedsImprovement, FollowUps: *cmd.FollowUps}
+	}
+	v.Error = sitrep.ErrorMessage(err)
+	if e := sitrep.AsError(err); e != nil {
+		v.ErrorRule = e.Rule
+	}
+	v.render(s, w, r, u, status(err))
+	return nil
+}
+
+// shift says how long someone was on shift, from seconds.
+func shift(seconds int64) string {
+	d := time.Duration(seconds) * time.Second
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", seconds)
+	}
+	return age(d)
 }

@@ -363,25 +363,27 @@ func TestStaticAndHeaders(t *testing.T) {
 }
 
 func FuzzCommand(f *testing.F) {
-	f.Add("assign", "", "role=operations&user=bob")
-	f.Add("status", "1", "status=done&reason=x")
-	f.Add("severity", "", "severity=abc")
-	f.Add("phase", "", "phase=closed&reason=%ff")
-	f.Add("assign", "+1", "assignee=")
-	f.Fuzz(func(t *testing.T, action, task, body string) {
+	f.Add("assign", "", "", "role=operations&user=bob")
+	f.Add("status", "1", "", "status=done&reason=x")
+	f.Add("severity", "", "", "severity=abc")
+	f.Add("phase", "", "", "phase=closed&reason=%ff")
+	f.Add("assign", "+1", "", "assignee=")
+	f.Add("reject", "", "2", "reason=not+yet")
+	f.Add("approve", "", "x", "")
+	f.Fuzz(func(t *testing.T, action, task, draft, body string) {
 		form, err := url.ParseQuery(body)
 		if err != nil {
 			return
 		}
-		cmd, err := command(action, task, form)
+		cmd, err := command(action, task, draft, form)
 		if err != nil {
 			if sitrep.AsError(err) == nil {
-				t.Fatalf("command(%q, %q, %q): %v is not a sitrep error", action, task, body, err)
+				t.Fatalf("command(%q, %q, %q, %q): %v is not a sitrep error", action, task, draft, body, err)
 			}
 			return
 		}
 		if cmd == nil || cmd.Action() == "" {
-			t.Fatalf("command(%q, %q, %q) returned no command", action, task, body)
+			t.Fatalf("command(%q, %q, %q, %q) returned no command", action, task, draft, body)
 		}
 	})
 }

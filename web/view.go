@@ -243,6 +243,10 @@ func tasksBySection(inc *sitrep.Incident, u *sitrep.User) []taskSection {
 type can struct {
 	CheckIn, CheckOut, Note, Assign, Unassign, Transfer, Withdraw, Accept, Ack bool
 	Publish, Phase, Task, Invite, Edit                                         bool
+	// Decide: Command approves or rejects the drafts waiting for it.
+	// Report: the person writes the post mortem (Command or the Planning
+	// chief).
+	Decide, Report bool
 }
 
 func canOf(inc *sitrep.Incident, u *sitrep.User) can {
@@ -252,22 +256,25 @@ func canOf(inc *sitrep.Incident, u *sitrep.User) can {
 		Assign: a(sitrep.Assign{}), Unassign: a(sitrep.Unassign{}), Transfer: a(sitrep.OfferCommand{}),
 		Withdraw: a(sitrep.WithdrawOffer{}), Accept: a(sitrep.AcceptCommand{}), Ack: a(sitrep.Acknowledge{}),
 		Publish: a(sitrep.Publish{}), Phase: a(sitrep.ChangePhase{}), Task: a(sitrep.AddTask{}), Invite: a(sitrep.NameMember{}),
-		Edit: a(sitrep.Edit{}),
+		Edit: a(sitrep.Edit{}), Decide: a(sitrep.ApproveDraft{}), Report: a(sitrep.EditReport{}),
 	}
 }
 
 // incidentView is everything the incident command page draws.
 type incidentView struct {
-	Inc        *sitrep.Incident
-	Me         *sitrep.User
-	Age        time.Duration
-	Warnings   []sitrep.Warning
-	Org        orgChart
-	OnScene    []resourceRow
-	Sections   []taskSection
-	Comms      []sitrep.Communication // newest first
-	Can        can
-	Candidates []string // people on scene other than Command: for roles, tasks, transfer
+	Inc      *sitrep.Incident
+	Me       *sitrep.User
+	Age      time.Duration
+	Warnings []sitrep.Warning
+	Org      orgChart
+	OnScene  []resourceRow
+	Sections []taskSection
+	Comms    []sitrep.Communication // newest first
+	// Drafts are the communications waiting for Command's approval,
+	// oldest first; Decided those approved or rejected, newest first.
+	Drafts, Decided []sitrep.Draft
+	Can             can
+	Candidates      []string // people on scene other than Command: for roles, tasks, transfer
 	// Roles are the roles Command may assign, officers then sections.
 	Roles        []string
 	TaskSections []string
@@ -296,6 +303,12 @@ func incidentViewOf(inc *sitrep.Incident, u *sitrep.User, now time.Time) *incide
 	}
 	for i := len(inc.Communications) - 1; i >= 0; i-- {
 		v.Comms = append(v.Comms, inc.Communications[i])
+	}
+	v.Drafts = inc.PendingDrafts()
+	for i := len(inc.Drafts) - 1; i >= 0; i-- {
+		if inc.Drafts[i].Status != sitrep.DraftPending {
+			v.Decided = append(v.Decided, inc.Drafts[i])
+		}
 	}
 	for _, u := range inc.OnScene() {
 		if u != inc.Command {

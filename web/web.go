@@ -157,6 +157,9 @@ func (s *Server) routes() *http.ServeMux {
 	mux.Handle("GET /incidents/{id}/events", s.signedIn(s.incidentEvents))
 	mux.Handle("POST /incidents/{id}/{action}", s.signedIn(s.incidentAction))
 	mux.Handle("POST /incidents/{id}/tasks/{task}/{action}", s.signedIn(s.incidentAction))
+	mux.Handle("POST /incidents/{id}/drafts/{draft}/{action}", s.signedIn(s.incidentAction))
+	mux.Handle("GET /incidents/{id}/report", s.signedIn(s.reportPage))
+	mux.Handle("POST /incidents/{id}/report", s.signedIn(s.editReport))
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, r, nil, http.StatusNotFound, "There is no page at "+clip(r.URL.Path, 200)+".")

@@ -5,8 +5,13 @@
 // timeline entries after data-seq (appended), and the fragment at
 // data-refresh, which replaces the element whose id is data-target.
 // Forms in a replaced fragment keep what the person typed, and focus.
+// An incident's events name its latest timeline entry, so a page already
+// showing it fetches nothing.
 "use strict";
 (function () {
+  document.querySelectorAll("[data-print]").forEach(function (b) {
+    b.addEventListener("click", function () { window.print(); });
+  });
   var root = document.querySelector("[data-live]");
   if (!root || !("EventSource" in window) || !window.fetch) return;
   var status = document.querySelector("[data-live-status]");
@@ -98,7 +103,18 @@
   var timeline = document.getElementById("timeline");
   if (timeline) timeline.scrollTop = timeline.scrollHeight;
   var es = new EventSource(root.dataset.events);
-  es.addEventListener("change", refresh);
+  // An incident's events carry its latest sequence number: a page that
+  // shows it already has nothing to fetch (the first event, at the
+  // stream's start, usually says so).
+  es.addEventListener("change", function (ev) {
+    var seq = Number(ev.data);
+    if (root.dataset.seq && seq > 0 && seq <= Number(root.dataset.seq)) {
+      root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
+      say("Live", "ok");
+      return;
+    }
+    refresh();
+  });
   es.onopen = function () { say("Live", "ok"); };
   es.onerror = function () { say("Reconnecting…", "bad"); };
   // Ages on the page move with the clock even when nothing changes.
