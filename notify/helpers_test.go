@@ -3,8 +3,6 @@ package notify_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -14,8 +12,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
-	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,10 +19,10 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/sitrep-ir/sitrep"
 	"github.com/sitrep-ir/sitrep/app"
+	"github.com/sitrep-ir/sitrep/internal/pgtest"
 	"github.com/sitrep-ir/sitrep/notify"
 	"github.com/sitrep-ir/sitrep/store/storetest"
 )
@@ -40,7 +36,7 @@ type backend struct {
 func backends() []backend {
 	return []backend{
 		{"sqlite", func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "sitrep.db") }},
-		{"postgres", freshPostgres},
+		{"postgres", func(t *testing.T) string { return pgtest.FreshDatabase(t) }},
 	}
 }
 
@@ -52,48 +48,6 @@ func forEachBackend(t *testing.T, test func(t *testing.T, db string)) {
 			test(t, b.db(t))
 		})
 	}
-}
-
-// freshPostgres creates an empty database on the test server, dropped when
-// the test ends. Without SITREP_TEST_POSTGRES the test is skipped, or fails
-// when SITREP_TEST_REQUIRE_ALL=1.
-func freshPostgres(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("SITREP_TEST_POSTGRES")
-	unavailable := func(why string) {
-		t.Helper()
-		if os.Getenv("SITREP_TEST_REQUIRE_ALL") == "1" {
-			t.Fatalf("PostgreSQL is required (SITREP_TEST_REQUIRE_ALL=1): %s", why)
-		}
-		t.Skipf("skipping on PostgreSQL: %s", why)
-	}
-	if dsn == "" {
-		unavailable("SITREP_TEST_POSTGRES is not set")
-	}
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		unavailable(fmt.Sprintf("cannot reach SITREP_TEST_POSTGRES: %v", err))
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "sitrep_notify_" + hex.EncodeToString(b)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatalf("SITREP_TEST_POSTGRES must be a postgres:// URL here: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 var start = time.Date(2026, 5, 4, 3, 0, 0, 0, time.UTC)

@@ -2,19 +2,15 @@ package ingest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/internal/pgtest"
 	"github.com/sitrep-ir/sitrep/store/postgres"
 )
 
@@ -84,31 +80,11 @@ func benchIngest(b *testing.B, s sitrep.AlertStore, workers, per int, storm bool
 // openPostgres opens a store on a new database of the test server, dropped
 // when the benchmark ends.
 func openPostgres(b *testing.B) sitrep.AlertStore {
-	dsn := os.Getenv("SITREP_TEST_POSTGRES")
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		b.Skipf("cannot reach SITREP_TEST_POSTGRES: %v", err)
-	}
-	buf := make([]byte, 6)
-	rand.Read(buf)
-	name := "sitrep_bench_" + hex.EncodeToString(buf)
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		b.Fatalf("create database: %v", err)
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		b.Fatalf("SITREP_TEST_POSTGRES is not a URL: %v", err)
-	}
-	u.Path = "/" + name
-	s, err := postgres.Open(ctx, u.String(), nil)
+	dsn := pgtest.FreshDatabase(b)
+	s, err := postgres.Open(context.Background(), dsn, nil)
 	if err != nil {
 		b.Fatalf("open store: %v", err)
 	}
-	b.Cleanup(func() {
-		s.Close()
-		admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close(ctx)
-	})
+	b.Cleanup(func() { s.Close() })
 	return s
 }
