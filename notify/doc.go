@@ -6,9 +6,14 @@
 //
 // # Who is told of what
 //
-//   - A declaration pages the roster (Config.Roster, or the administrators):
-//     the first, then the next while nobody acknowledges. Taking command
-//     answers it.
+//   - A declaration goes to the notify lists of the incident's plan at its
+//     severity: the users of a list to the responders are paged, then the
+//     roster if none answers; the users of the other lists are told; the
+//     bare e-mail addresses of every list are e-mailed (without the title
+//     when the incident is confidential; an exercise skips the lists of
+//     external audiences). With no responders on the plan's lists, the
+//     roster (Config.Roster, or the administrators) is paged: the first,
+//     then the next while nobody acknowledges. Taking command answers it.
 //   - A role assignment pages the person; a task given to someone pages
 //     them; an offer of command pages the person offered it. Unanswered,
 //     such a page escalates to whoever gave the order.

@@ -464,6 +464,14 @@ func (n *Notifier[TTx]) links(no *Notification) Links {
 func (n *Notifier[TTx]) deliver(ctx context.Context, no *Notification) error {
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.SendTimeout)
 	defer cancel()
+	if no.ContactID == 0 && no.Channel == ChannelEmail && no.Address == no.Recipient && isAddress(no.Address) {
+		// An address of a plan's notify list, not a user's contact.
+		e, err := RenderEmail(no, n.links(no))
+		if err != nil {
+			return permanent{err}
+		}
+		return sendMail(ctx, n.cfg.Mail, no.Address, n.messageID(no), e)
+	}
 	if no.ContactID == 0 {
 		return permanent{fmt.Errorf("%s's contact method was removed", no.Recipient)}
 	}

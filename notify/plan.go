@@ -82,7 +82,37 @@ func decide(inc *sitrep.Incident, e *sitrep.Entry, who people, roster []string) 
 		if e.Actor == sitrep.DispatchUser {
 			text += fmt.Sprintf("\nA dispatch rule declared it: the first responder to take it becomes Command with: sitrep accept-command %s", inc.ID)
 		}
-		return chain(roster, nil, fmt.Sprintf("%s declared: %s", inc.ID, c.Title), text), nil, nil
+		subject := fmt.Sprintf("%s declared: %s", inc.ID, c.Title)
+		// The plan's notify lists: its responders are paged in place of
+		// the roster (which follows them on the ladder), everyone else on
+		// them is told.
+		pageTo, tellTo, addresses := planLists(inc)
+		var ps []page
+		if len(others(pageTo...)) > 0 {
+			ps = chain(pageTo, roster, subject, text)
+		} else {
+			ps = chain(roster, nil, subject, text)
+		}
+		var paged []string
+		for _, p := range ps {
+			paged = append(paged, p.Ladder[0])
+		}
+		tellTo = slices.DeleteFunc(tellTo, func(n string) bool { return slices.Contains(paged, n) })
+		if len(tellTo) > 0 {
+			ps = append(ps, tell(tellTo, subject, text+"\nYou are on the plan's notify list.")...)
+		}
+		for _, addr := range addresses {
+			m := msg
+			m.Subject, m.Text = subject, text+"\nYou are on the plan's notify list."
+			if inc.Confidential {
+				// ICS rule 8: an address is nobody the incident can name.
+				m.Title = "confidential incident"
+				m.Subject = fmt.Sprintf("%s declared: a confidential incident", inc.ID)
+				m.Text = fmt.Sprintf("A confidential incident, %s (severity %d), was declared under the plan %s.\nThose named on it see it in sitrep.", inc.ID, c.Severity, inc.Plan.Name)
+			}
+			ps = append(ps, page{Seq: e.Seq, Event: e.Type, Ladder: []string{addr}, Message: m})
+		}
+		return ps, nil, nil
 	case *sitrep.RoleAssigned:
 		return chain([]string{c.User}, []string{escalateTo}, fmt.Sprintf("%s: you are %s", inc.ID, c.Role),
 			fmt.Sprintf("%s assigned you the role %s on %s: %s.", e.Actor, c.Role, inc.ID, inc.Title)), nil, nil
@@ -147,6 +177,43 @@ func decide(inc *sitrep.Incident, e *sitrep.Entry, who people, roster []string) 
 	return nil, nil, nil
 }
 
+// planLists returns who the incident's plan tells of its declaration, from
+// the plan's notify lists at the incident's severity (chosen when the plan
+// was applied): the users of lists to the responders, who are paged; the
+// users of the other lists, who are told; and the bare e-mail addresses of
+// every list, which are sent the declaration. An exercise leaves out the
+// lists of external audiences (ICS rule 7).
+func planLists(inc *sitrep.Incident) (pageTo, tellTo, addresses []string) {
+	if inc.Plan == nil {
+		return nil, nil, nil
+	}
+	for _, l := range inc.Plan.Notify {
+		if inc.Exercise && sitrep.IsExternalAudience(l.Audience) {
+			continue
+		}
+		for _, to := range l.To {
+			switch {
+			case isAddress(to):
+				if !slices.Contains(addresses, to) {
+					addresses = append(addresses, to)
+				}
+			case l.Audience == "responders":
+				if !slices.Contains(pageTo, to) {
+					pageTo = append(pageTo, to)
+				}
+			case !slices.Contains(tellTo, to):
+				tellTo = append(tellTo, to)
+			}
+		}
+	}
+	tellTo = slices.DeleteFunc(tellTo, func(n string) bool { return slices.Contains(pageTo, n) })
+	return pageTo, tellTo, addresses
+}
+
+// isAddress reports whether a recipient is a bare e-mail address rather
+// than a user (user names have no '@').
+func isAddress(to string) bool { return strings.Contains(to, "@") }
+
 // Planner turns pages into notifications, one per contact method.
 type planner struct {
 	ackTimeout time.Duration
@@ -166,6 +233,12 @@ func (pl planner) expand(p page, step, round int, contacts []*Contact, at time.T
 	if p.NeedsAck {
 		due := at.Add(pl.ackTimeout)
 		base.AckDue = &due
+	}
+	if isAddress(to) {
+		// A plan's bare address: e-mailed as it is.
+		n := base
+		n.Channel, n.Address = ChannelEmail, to
+		return []*Notification{&n}
 	}
 	var out []*Notification
 	for _, c := range contacts {
