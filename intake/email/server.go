@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/internal/ratelog"
 )
 
 // The SMTP listener: a mail server that takes alerts and nothing else.
@@ -124,7 +125,7 @@ type Server struct {
 	cfg   ServerConfig
 	log   *slog.Logger
 	m     *smtpMetrics
-	limit *logLimiter
+	limit *ratelog.Logger
 	smtp  *smtp.Server
 	ln    *limitListener
 	// reading holds a slot per message being read and stored.
@@ -177,7 +178,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	log := cfg.Logger.With("component", "intake.smtp")
-	s := &Server{cfg: cfg, log: log, m: m, limit: newLogLimiter(log, logEvery), reading: make(chan struct{}, cfg.MaxReading)}
+	s := &Server{cfg: cfg, log: log, m: m, limit: ratelog.New(log, logEvery), reading: make(chan struct{}, cfg.MaxReading)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
@@ -303,7 +304,7 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 			Message: "no alert source has this key: mail to the address `sitrep source add NAME --kind email` printed"}
 	default:
 		s.m.refused.WithLabelValues(refusedUnstored).Inc()
-		s.limit.log(slog.LevelError, "lookup", "smtp: look up a recipient's source", "err", err)
+		s.limit.Log(slog.LevelError, "lookup", "smtp: look up a recipient's source", "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "the recipient cannot be checked now: try again later"}
 	}
 	if src.Kind != "email" {
@@ -371,7 +372,7 @@ func (ss *session) Data(r io.Reader) error {
 				return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "the message is no alert: " + oneLine(err.Error())}
 			}
 			s.m.refused.WithLabelValues(refusedUnstored).Inc()
-			s.limit.log(slog.LevelError, "store", "smtp: store an e-mail alert", "source", src.Name, "err", err)
+			s.limit.Log(slog.LevelError, "store", "smtp: store an e-mail alert", "source", src.Name, "err", err)
 			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "the alert could not be stored now: send it again later"}
 		}
 		s.m.stored.Inc()
@@ -419,7 +420,7 @@ func oneLine(s string) string {
 func (s *Server) refuse(reason string, from netip.Addr, what string, args ...any) {
 	s.m.refused.WithLabelValues(reason).Inc()
 	args = append([]any{"client", from, "reason", reason}, args...)
-	s.limit.log(slog.LevelWarn, reason, "smtp: refused "+what, args...)
+	s.limit.Log(slog.LevelWarn, reason, "smtp: refused "+what, args...)
 }
 
 // addrOf returns the IP address of a network address.
@@ -544,35 +545,4 @@ func newSMTPMetrics(reg prometheus.Registerer) (*smtpMetrics, error) {
 		}
 	}
 	return m, nil
-}
-
-// logLimiter logs each kind of line at most once per interval, saying how
-// many were left out since.
-type logLimiter struct {
-	logger *slog.Logger
-	every  time.Duration
-	mu     sync.Mutex
-	last   map[string]time.Time
-	held   map[string]int
-}
-
-func newLogLimiter(log *slog.Logger, every time.Duration) *logLimiter {
-	return &logLimiter{logger: log, every: every, last: map[string]time.Time{}, held: map[string]int{}}
-}
-
-func (l *logLimiter) log(level slog.Level, kind, msg string, args ...any) {
-	l.mu.Lock()
-	now := time.Now()
-	if last, ok := l.last[kind]; ok && now.Sub(last) < l.every {
-		l.held[kind]++
-		l.mu.Unlock()
-		return
-	}
-	held := l.held[kind]
-	l.last[kind], l.held[kind] = now, 0
-	l.mu.Unlock()
-	if held > 0 {
-		args = append(args, "more_not_logged", held)
-	}
-	l.logger.Log(context.Background(), level, msg, args...)
 }

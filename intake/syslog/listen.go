@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/internal/ratelog"
 )
 
 // The listeners: syslog over UDP (one datagram, one message) and TCP (a
@@ -142,7 +143,7 @@ type Server struct {
 	log     *slog.Logger
 	sources *sourceTable
 	m       *metrics
-	limit   *logLimiter
+	limit   *ratelog.Logger
 
 	stop      chan struct{} // closed when Close begins
 	stopAt    atomic.Int64  // when Close began, in Unix nanoseconds
@@ -201,7 +202,7 @@ func NewServer(ctx context.Context, cfg Config) (*Server, error) {
 		cfg:       cfg,
 		log:       log,
 		m:         m,
-		limit:     newLogLimiter(log, logEvery),
+		limit:     ratelog.New(log, logEvery),
 		stop:      make(chan struct{}),
 		refresher: make(chan struct{}),
 		conns:     map[net.Conn]struct{}{},
@@ -302,7 +303,7 @@ func (s *Server) readUDP(c *net.UDPConn) {
 			if s.stopping() || errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.limit.log(slog.LevelWarn, "udp-read", "syslog udp: read", "err", err)
+			s.limit.Log(slog.LevelWarn, "udp-read", "syslog udp: read", "err", err)
 			time.Sleep(10 * time.Millisecond) // not a busy loop on a lasting error
 			continue
 		}
@@ -329,7 +330,7 @@ func (s *Server) noteDrops(oob []byte) {
 	s.mu.Unlock()
 	if delta > 0 {
 		s.m.dropped.Add(float64(delta))
-		s.limit.log(slog.LevelWarn, "udp-drop", "syslog udp: the kernel dropped datagrams: its receive buffer was full", "dropped", delta, "dropped_total", total)
+		s.limit.Log(slog.LevelWarn, "udp-drop", "syslog udp: the kernel dropped datagrams: its receive buffer was full", "dropped", delta, "dropped_total", total)
 	}
 }
 
@@ -375,7 +376,7 @@ func (s *Server) acceptTCP(ln net.Listener) {
 			}
 			// Out of file descriptors and the like: wait, then go on.
 			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
-			s.limit.log(slog.LevelError, "tcp-accept", "syslog tcp: accept", "err", err, "retry_in", pause)
+			s.limit.Log(slog.LevelError, "tcp-accept", "syslog tcp: accept", "err", err, "retry_in", pause)
 			time.Sleep(pause)
 			continue
 		}
@@ -610,7 +611,7 @@ func rawEvent(msg []byte, sender netip.Addr) (sitrep.AlertEvent, error) {
 func (s *Server) refuse(transport, reason string, from netip.Addr, what string, args ...any) {
 	s.m.refused.WithLabelValues(transport, reason).Inc()
 	args = append([]any{"sender", from, "reason", reason}, args...)
-	s.limit.log(slog.LevelWarn, transport+"/"+reason, "syslog "+transport+": refused "+what, args...)
+	s.limit.Log(slog.LevelWarn, transport+"/"+reason, "syslog "+transport+": refused "+what, args...)
 }
 
 // item is a message read and waiting for the store.
@@ -729,10 +730,10 @@ func (s *Server) ingest(transport, source string, items []item) {
 		}
 		if sitrep.ErrorKind(err) == sitrep.EInvalid || s.storeCtx.Err() != nil {
 			s.m.refused.WithLabelValues(transport, reasonUnstored).Add(float64(len(events)))
-			s.limit.log(slog.LevelError, "store-lost", "syslog "+transport+": messages not stored", "source", source, "messages", len(events), "err", err)
+			s.limit.Log(slog.LevelError, "store-lost", "syslog "+transport+": messages not stored", "source", source, "messages", len(events), "err", err)
 			return
 		}
-		s.limit.log(slog.LevelError, "store-retry", "syslog "+transport+": messages not stored yet, trying again", "source", source, "messages", len(events), "retry_in", pause, "err", err)
+		s.limit.Log(slog.LevelError, "store-retry", "syslog "+transport+": messages not stored yet, trying again", "source", source, "messages", len(events), "retry_in", pause, "err", err)
 		select {
 		case <-time.After(pause):
 		case <-s.storeCtx.Done():
@@ -808,7 +809,7 @@ func (s *Server) Close(ctx context.Context) error {
 // sourceTable is the in-memory list of syslog sources, by network.
 type sourceTable struct {
 	load  func(ctx context.Context) ([]*sitrep.Source, error)
-	limit *logLimiter
+	limit *ratelog.Logger
 	snap  atomic.Pointer[sourceSnapshot]
 	mu    sync.Mutex   // one load at a time
 	last  atomic.Int64 // when the last load began, in Unix nanoseconds
@@ -908,7 +909,7 @@ func (t *sourceTable) reload(ctx context.Context, fresh time.Duration) error {
 	srcs, err := t.load(ctx)
 	if err != nil {
 		err = fmt.Errorf("load the alert sources: %w", err)
-		t.limit.log(slog.LevelError, "sources", "syslog: could not reload the sources; the ones loaded before stay", "err", err)
+		t.limit.Log(slog.LevelError, "sources", "syslog: could not reload the sources; the ones loaded before stay", "err", err)
 		return err
 	}
 	t.snap.Store(newSnapshot(srcs))
@@ -965,45 +966,4 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
-}
-
-// logLimiter logs each kind of line at most once per interval, saying how
-// many were left out since: a flood of refused packets is a line every few
-// seconds, not one per packet.
-type logLimiter struct {
-	logger *slog.Logger
-	every  time.Duration
-	mu     sync.Mutex
-	kinds  map[string]*limitState
-}
-
-type limitState struct {
-	last    time.Time
-	skipped int
-}
-
-func newLogLimiter(log *slog.Logger, every time.Duration) *logLimiter {
-	return &logLimiter{logger: log, every: every, kinds: map[string]*limitState{}}
-}
-
-func (l *logLimiter) log(level slog.Level, kind, msg string, args ...any) {
-	l.mu.Lock()
-	st := l.kinds[kind]
-	if st == nil {
-		st = &limitState{}
-		l.kinds[kind] = st
-	}
-	now := time.Now()
-	if !st.last.IsZero() && now.Sub(st.last) < l.every {
-		st.skipped++
-		l.mu.Unlock()
-		return
-	}
-	skipped := st.skipped
-	st.last, st.skipped = now, 0
-	l.mu.Unlock()
-	if skipped > 0 {
-		args = append(args, "more_not_logged", skipped)
-	}
-	l.logger.Log(context.Background(), level, msg, args...)
 }
