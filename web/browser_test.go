@@ -104,19 +104,23 @@ func (p *page) signIn(name, pw string) {
 }
 
 // live holds once a page has caught up from its event stream (the stream
-// announces a change when it opens).
+// announces the incident's latest entry when it opens).
 const live = `Number(document.querySelector("[data-live]").dataset.updates || 0) >= 1`
 
-// TestInTheBrowser drives the command post in Chromium against the real
-// server: sign in, declare, watch the board and the incident page follow
-// what others do through the API without a reload, see only the buttons
-// one may use, have a forged post refused with the rule's words, and run a
-// transfer of command through its offer, acceptance and acknowledgements.
-func TestInTheBrowser(t *testing.T) {
-	exe := chromium(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+// rig is the whole server on 127.0.0.1 with a Chromium to drive it.
+type rig struct {
+	t       *testing.T
+	ctx     context.Context
+	base    string
+	admin   *client.Client
+	browser context.Context
+}
 
+// newRig starts the server on a temporary SQLite file and Chromium with an
+// empty profile and nothing that calls home.
+func newRig(t *testing.T, ctx context.Context) *rig {
+	t.Helper()
+	exe := chromium(t)
 	srv, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", DB: "sqlite:" + filepath.Join(t.TempDir(), "sitrep.db"), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -124,46 +128,92 @@ func TestInTheBrowser(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := srv.Stop(stopCtx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
-	}()
-	base := srv.URL()
-	admin := client.New(base, srv.AdminToken())
-	for _, name := range []string{"ada", "bob"} {
-		if _, err := admin.CreateUser(ctx, name, sitrep.OrgResponder, ""); err != nil {
-			t.Fatal(err)
-		}
-		if err := admin.SetPassword(ctx, name, name+" passphrase"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tok, err := admin.CreateToken(ctx, "bob", "tests")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bobAPI := client.New(base, tok.Secret)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU)
+	})
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 900))
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
+	t.Cleanup(cancelBrowser)
 	if err := chromedp.Do(browser); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}
-	adaCtx, cancelAda := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	defer cancelAda()
-	bobCtx, cancelBob := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
-	defer cancelBob()
-	ada := &page{t: t, ctx: adaCtx, base: base}
-	bob := &page{t: t, ctx: bobCtx, base: base}
+	return &rig{t: t, ctx: ctx, base: srv.URL(), admin: client.New(srv.URL(), srv.AdminToken()), browser: browser}
+}
 
-	// Sign in and declare.
-	ada.signIn("ada", "ada passphrase")
+// person adds a responder with the password "NAME passphrase" and returns
+// an API client acting as them.
+func (r *rig) person(name string) *client.Client {
+	r.t.Helper()
+	if _, err := r.admin.CreateUser(r.ctx, name, sitrep.OrgResponder, ""); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.admin.SetPassword(r.ctx, name, name+" passphrase"); err != nil {
+		r.t.Fatal(err)
+	}
+	tok, err := r.admin.CreateToken(r.ctx, name, "tests")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return client.New(r.base, tok.Secret)
+}
+
+// page opens a browser context of its own (its own cookies) signed in as
+// name.
+func (r *rig) page(name string) *page {
+	r.t.Helper()
+	ctx, cancel := chromedp.NewContext(r.browser, chromedp.WithNewBrowserContext())
+	r.t.Cleanup(cancel)
+	p := &page{t: r.t, ctx: ctx, base: r.base}
+	p.signIn(name, name+" passphrase")
+	return p
+}
+
+// screenshot saves the page as dir/name.png when SITREP_SCREENSHOTS names
+// a directory (docs/screenshots for the README's), and does nothing
+// otherwise, so that test runs leave the tree alone.
+func (p *page) screenshot(name string) {
+	p.t.Helper()
+	dir := os.Getenv("SITREP_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		p.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// TestInTheBrowser drives the command post in Chromium against the real
+// server, two people in two browsers: sign in, declare, watch the board and
+// the incident page follow what others do without a reload, check in from
+// the page, see only the buttons one may use, have a forged post refused
+// with the rule's words, staff the Information Officer who then speaks for
+// the incident, and run a transfer of command through its offer,
+// acceptance and acknowledgements, each browser following the other's.
+func TestInTheBrowser(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	r := newRig(t, ctx)
+	base := r.base
+	r.person("ada")
+	bobAPI := r.person("bob")
+	ada := r.page("ada")
+
+	// Declare.
 	ada.do("declare",
 		ada.click(`a[href="/declare"]`),
 		chromedp.WaitVisible("#title"),
@@ -195,18 +245,21 @@ func TestInTheBrowser(t *testing.T) {
 		t.Errorf("the board reloaded instead of updating")
 	}
 
-	// The incident page follows a note added through the API.
+	// bob checks in from his browser; ada's page shows him on scene.
 	ada.do("open the incident", chromedp.Navigate(base+"/incidents/"+first), chromedp.WaitVisible("#timeline"))
 	ada.waitFor("the incident page to go live", live)
 	eval[bool](ada, "mark the page", "window.notReloaded = true")
-	if _, err := bobAPI.CheckIn(ctx, first); err != nil {
-		t.Fatal(err)
+	bob := r.page("bob")
+	bob.do("open the incident", chromedp.Navigate(base+"/incidents/"+first), chromedp.WaitVisible("#timeline"))
+	if eval[bool](bob, "note form", `document.getElementById("note-text") !== null`) {
+		t.Errorf("bob, not checked in, may add a note")
 	}
+	bob.do("check in", bob.click("#checkin"), chromedp.WaitVisible("#note-text"))
+	ada.waitFor("bob on scene", `document.querySelector('tr[data-user="bob"]') !== null`)
 	if _, err := bobAPI.AddNote(ctx, first, "EDR shows a LockBit variant"); err != nil {
 		t.Fatal(err)
 	}
 	ada.waitFor("the note on the timeline", `document.getElementById("timeline").textContent.includes("EDR shows a LockBit variant")`)
-	ada.waitFor("bob on scene", `document.querySelector('tr[data-user="bob"]') !== null`)
 	if !eval[bool](ada, "still the same page", "window.notReloaded === true") {
 		t.Errorf("the incident page reloaded instead of updating")
 	}
@@ -216,13 +269,8 @@ func TestInTheBrowser(t *testing.T) {
 
 	// A responder without command sees no assign button, and a forged post
 	// is refused with the rule's words.
-	bob.signIn("bob", "bob passphrase")
-	bob.do("open the incident", chromedp.Navigate(base+"/incidents/"+first), chromedp.WaitVisible("#timeline"))
 	if eval[bool](bob, "assign form", `document.getElementById("assign-form") !== null || document.getElementById("transfer-form") !== null`) {
 		t.Errorf("bob, not Command, sees the assign or transfer form")
-	}
-	if !eval[bool](bob, "note form", `document.getElementById("note-text") !== null`) {
-		t.Errorf("bob, on scene, cannot add a note")
 	}
 	eval[bool](bob, "forge a post", `(() => {
 		const f = document.createElement("form");
@@ -242,9 +290,42 @@ func TestInTheBrowser(t *testing.T) {
 		t.Errorf("the forged post's refusal: %q", got)
 	}
 
+	// Command makes bob the Information Officer; his page offers him the
+	// publish form without a reload, and what he publishes reaches ada's.
+	bob.do("back to the incident", chromedp.Navigate(base+"/incidents/"+first), chromedp.WaitVisible("#timeline"))
+	bob.waitFor("bob's page to go live", live)
+	eval[bool](bob, "mark the page", "window.notReloaded = true")
+	if eval[bool](bob, "publish form", `document.getElementById("publish-form") !== null`) {
+		t.Errorf("bob publishes before he is Information Officer")
+	}
+	ada.do("assign the Information Officer",
+		chromedp.SetValue("#assign-role", "information"),
+		chromedp.SetValue("#assign-user", "bob"),
+		ada.click("#assign"),
+		chromedp.WaitVisible(`.box[data-role="information"] .holder`),
+	)
+	if got := ada.text(`.box[data-role="information"] .holder`); got != "bob" {
+		t.Errorf("the Information Officer on the chart: %q", got)
+	}
+	ada.waitFor("ada's page to go live", live)
+	eval[bool](ada, "mark the page", "window.notReloaded = true")
+	bob.waitFor("the publish form on bob's page", `document.getElementById("publish-form") !== null`)
+	bob.do("publish",
+		chromedp.SetValue("#publish-audience", "internal"),
+		chromedp.SendKeys("#publish-text", "One Finance laptop has ransomware; it is isolated."),
+		bob.click("#publish"),
+		chromedp.WaitVisible(".comm-text"),
+	)
+	ada.waitFor("the statement on ada's page", `Array.from(document.querySelectorAll(".comm-text")).some(e => e.textContent.includes("it is isolated"))`)
+	if !eval[bool](ada, "still the same page", "window.notReloaded === true") {
+		t.Errorf("ada's page reloaded instead of updating")
+	}
+	ada.screenshot("command-page")
+
 	// Transfer of command. What ada types is kept while the page updates.
 	bob.do("back to the incident", chromedp.Navigate(base+"/incidents/"+first), chromedp.WaitVisible("#timeline"))
 	bob.waitFor("bob's page to go live", live)
+	eval[bool](bob, "mark the page", "window.notReloaded = true")
 	ada.do("start a briefing", chromedp.SendKeys("#transfer-briefing", "Laptop isolated; "))
 	if _, err := bobAPI.AddNote(ctx, first, "Backups are intact"); err != nil {
 		t.Fatal(err)
@@ -263,6 +344,11 @@ func TestInTheBrowser(t *testing.T) {
 	if got := bob.text(".transfer .briefing"); got != "Laptop isolated; reimage pending" {
 		t.Errorf("bob sees the briefing %q", got)
 	}
+	if !eval[bool](bob, "still the same page", "window.notReloaded === true") {
+		t.Errorf("bob's page reloaded instead of updating")
+	}
+	ada.waitFor("ada's page to settle", live)
+	eval[bool](ada, "mark the page", "window.notReloaded = true")
 	bob.do("accept command", bob.click("#accept"), chromedp.WaitVisible("#ack-pending"))
 	if got := bob.text("#command"); got != "bob" {
 		t.Errorf("Command after accepting: %q", got)
@@ -271,9 +357,19 @@ func TestInTheBrowser(t *testing.T) {
 		t.Errorf("bob's page should list ada as not acknowledged: %q", got)
 	}
 	ada.waitFor("the acknowledge button on ada's page", `document.getElementById("ack") !== null`)
+	if got := ada.text("#command"); got != "bob" {
+		t.Errorf("Command on ada's page after the transfer: %q", got)
+	}
+	if !eval[bool](ada, "still the same page", "window.notReloaded === true") {
+		t.Errorf("ada's page reloaded instead of updating")
+	}
 	ada.do("acknowledge", ada.click("#ack"), chromedp.WaitVisible("#ack-complete"))
 	bob.waitFor("everyone acknowledged, on bob's page", `document.getElementById("ack-complete") !== null`)
 	if eval[bool](ada, "assign form", `document.getElementById("assign-form") !== null`) {
 		t.Errorf("ada, no longer Command, still sees the assign form")
 	}
+
+	ada.do("open the board", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`tr[data-id="`+first+`"]`))
+	ada.waitFor("the board to go live", live)
+	ada.screenshot("board")
 }

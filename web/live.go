@@ -241,7 +241,10 @@ const heartbeat = 25 * time.Second
 // Each event's data is the incident's latest sequence number known (at
 // least start, the one the stream began at), so that a page that already
 // shows it fetches nothing; the board's events carry 0.
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *Subscription, start int64) error {
+//
+// The board's first event carries the version of the board the person sees
+// (see boardVersion), so that a board that shows it fetches nothing either.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *Subscription, start int64, first string) error {
 	defer sub.Close()
 	if s.streams != nil {
 		s.streams.Inc()
@@ -260,7 +263,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *Subscriptio
 		return rc.Flush()
 	}
 	seq := func() string { return strconv.FormatInt(max(sub.Seq(), start), 10) }
-	if err := send("retry: 3000\n\nevent: change\ndata: " + seq() + "\n\n"); err != nil {
+	if first == "" {
+		first = seq()
+	}
+	if err := send("retry: 3000\n\nevent: change\ndata: " + first + "\n\n"); err != nil {
 		return nil // the client went away
 	}
 	beat := time.NewTicker(heartbeat)
@@ -284,8 +290,27 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, sub *Subscriptio
 }
 
 // boardEvents streams the board's changes.
-func (s *Server) boardEvents(w http.ResponseWriter, r *http.Request, _ *sitrep.User) error {
-	return s.stream(w, r, s.hub.Subscribe(""), 0)
+func (s *Server) boardEvents(w http.ResponseWriter, r *http.Request, u *sitrep.User) error {
+	sub := s.hub.Subscribe("")
+	incs, err := s.svc.Incidents(r.Context(), u, sitrep.IncidentFilter{Open: true})
+	if err != nil {
+		sub.Close()
+		return err
+	}
+	return s.stream(w, r, sub, 0, boardVersion(incs))
+}
+
+// boardVersion names the state of the open incidents one person sees: it
+// changes with every entry on any of them, and when one opens or closes.
+func boardVersion(incs []*sitrep.Incident) string {
+	var n, sum int64
+	for _, inc := range incs {
+		if inc.Open() {
+			n++
+			sum += inc.Seq
+		}
+	}
+	return "board-" + strconv.FormatInt(n, 10) + "-" + strconv.FormatInt(sum, 10)
 }
 
 // incidentEvents streams one incident's changes to someone who may see it.
@@ -298,5 +323,5 @@ func (s *Server) incidentEvents(w http.ResponseWriter, r *http.Request, u *sitre
 		sub.Close()
 		return err
 	}
-	return s.stream(w, r, sub, inc.Seq)
+	return s.stream(w, r, sub, inc.Seq, "")
 }

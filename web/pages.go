@@ -99,6 +99,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, u *sitrep.Use
 // boardData is the incident board.
 type boardData struct {
 	Rows    []boardRow
+	Version string // see boardVersion
 	Pending int // alerts waiting on the triage desk
 	Writer  bool
 }
@@ -108,7 +109,7 @@ func (s *Server) boardData(r *http.Request, u *sitrep.User) (*boardData, error) 
 	if err != nil {
 		return nil, err
 	}
-	d := &boardData{Rows: boardRowsOf(incs, s.svc.Clock.Now()), Writer: u.Role != sitrep.OrgViewer}
+	d := &boardData{Rows: boardRowsOf(incs, s.svc.Clock.Now()), Version: boardVersion(incs), Writer: u.Role != sitrep.OrgViewer}
 	alerts, err := s.svc.Alerts(r.Context(), u, sitrep.AlertFilter{Triage: sitrep.TriagePending, Open: true})
 	if err == nil {
 		d.Pending = len(alerts)

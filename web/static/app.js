@@ -5,8 +5,9 @@
 // timeline entries after data-seq (appended), and the fragment at
 // data-refresh, which replaces the element whose id is data-target.
 // Forms in a replaced fragment keep what the person typed, and focus.
-// An incident's events name its latest timeline entry, so a page already
-// showing it fetches nothing.
+// An incident's events name its latest timeline entry (the board's first
+// event, the board's version), so a page already showing it fetches
+// nothing.
 "use strict";
 (function () {
   document.querySelectorAll("[data-print]").forEach(function (b) {
@@ -90,6 +91,7 @@
       return get(root.dataset.refresh);
     }).then(function (html) {
       swap(document.getElementById(root.dataset.target), html);
+      delete root.dataset.version; // it named the board as first drawn
       root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
       say("Live", "ok");
     }).catch(function () {
@@ -103,12 +105,14 @@
   var timeline = document.getElementById("timeline");
   if (timeline) timeline.scrollTop = timeline.scrollHeight;
   var es = new EventSource(root.dataset.events);
-  // An incident's events carry its latest sequence number: a page that
-  // shows it already has nothing to fetch (the first event, at the
-  // stream's start, usually says so).
+  // An incident's events carry its latest sequence number, the board's
+  // first event the version of the board: a page that shows it already
+  // has nothing to fetch (the first event, at the stream's start, usually
+  // says so).
   es.addEventListener("change", function (ev) {
     var seq = Number(ev.data);
-    if (root.dataset.seq && seq > 0 && seq <= Number(root.dataset.seq)) {
+    if ((root.dataset.seq && seq > 0 && seq <= Number(root.dataset.seq)) ||
+        (root.dataset.version && ev.data === root.dataset.version)) {
       root.dataset.updates = String(Number(root.dataset.updates || 0) + 1);
       say("Live", "ok");
       return;
