@@ -100,7 +100,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, u *sitrep.Use
 type boardData struct {
 	Rows    []boardRow
 	Version string // see boardVersion
-	Pending int // alerts waiting on the triage desk
+	Pending int    // alerts waiting on the triage desk
 	Writer  bool
 }
 
