@@ -24,11 +24,19 @@ type server struct {
 
 func startServer(t *testing.T) *server {
 	t.Helper()
-	ctx := context.Background()
+	s, _ := startApp(t, "")
+	return s
+}
+
+// startApp starts a server on a fresh SQLite database, with the plans in
+// the directory plans (none when it is ""), stopped when the test ends.
+func startApp(t *testing.T, plans string) (*server, *app.App) {
+	t.Helper()
 	db := filepath.Join(t.TempDir(), "sitrep.db")
-	a, err := app.New(ctx, app.Config{
+	a, err := app.New(context.Background(), app.Config{
 		Addr:   "127.0.0.1:0",
 		DB:     "sqlite:" + db,
+		Plans:  plans,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
@@ -47,7 +55,7 @@ func startServer(t *testing.T) *server {
 	if a.AdminToken() == "" {
 		t.Fatal("a fresh server made no administrator token")
 	}
-	return &server{URL: a.URL(), Admin: a.AdminToken(), DB: db}
+	return &server{URL: a.URL(), Admin: a.AdminToken(), DB: db}, a
 }
 
 // result is what one run of the command line did.

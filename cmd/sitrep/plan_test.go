@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sitrep-ir/sitrep"
-	"github.com/sitrep-ir/sitrep/app"
 	"github.com/sitrep-ir/sitrep/plan"
 )
 
@@ -102,30 +100,11 @@ func TestPlanLintMissingDirectory(t *testing.T) {
 // startServerWithPlans is startServer with a plans directory.
 func startServerWithPlans(t *testing.T, plans string) *server {
 	t.Helper()
-	db := filepath.Join(t.TempDir(), "sitrep.db")
-	a, err := app.New(context.Background(), app.Config{
-		Addr:   "127.0.0.1:0",
-		DB:     "sqlite:" + db,
-		Plans:  plans,
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatalf("start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
+	s, a := startApp(t, plans)
 	if a.Plans().Current().Len() != 7 {
 		t.Fatalf("the server loaded %d plans from %s", a.Plans().Current().Len(), plans)
 	}
-	return &server{URL: a.URL(), Admin: a.AdminToken(), DB: db}
+	return s
 }
 
 // TestPlanWalkthrough declares a PII breach through the CLI against a server
