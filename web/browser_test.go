@@ -9,9 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/sitrep-ir/sitrep"
@@ -372,4 +374,104 @@ func TestInTheBrowser(t *testing.T) {
 	ada.do("open the board", chromedp.Navigate(base+"/"), chromedp.WaitVisible(`tr[data-id="`+first+`"]`))
 	ada.waitFor("the board to go live", live)
 	ada.screenshot("board")
+}
+
+// pageBudget is what a first page may transfer, everything it needs
+// included: the command post must open fast on a poor link.
+const pageBudget = 100 << 10
+
+// TestFirstPageWeight loads the board and the command page of a staffed
+// incident with nothing cached and holds them to the budget: the bytes of
+// every response the page needs, and no chained requests (the stylesheet
+// and the script are named by the HTML itself, and the page fetches
+// nothing more when its event stream opens). The event stream is the only
+// request the script makes.
+func TestFirstPageWeight(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r := newRig(t, ctx)
+	adaAPI, bobAPI := r.person("ada"), r.person("bob")
+	res, err := adaAPI.Declare(ctx, sitrep.DeclareInput{Title: "Ransomware on the file server", Severity: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.Incident.ID
+	if _, err := bobAPI.CheckIn(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adaAPI.Assign(ctx, id, sitrep.RoleInformation, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if _, err := bobAPI.AddNote(ctx, id, fmt.Sprintf("observation %d: an observation from the field, of a length people write at 3 a.m.", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ada := r.page("ada")
+	if _, err := chromedp.Call(ada.ctx, network.SetCacheDisabled, network.SetCacheDisabledParams{CacheDisabled: true}); err != nil {
+		t.Fatal(err)
+	}
+
+	type request struct {
+		url, initiator, kind string
+		bytes                int64
+		done                 bool
+	}
+	var mu sync.Mutex
+	var reqs map[network.RequestID]*request
+	var order []network.RequestID
+	if err := chromedp.Listen(ada.ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if reqs == nil {
+			return
+		}
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			rq := &request{url: ev.Request.URL, kind: string(ev.Type)}
+			if ev.Initiator != nil {
+				rq.initiator = string(ev.Initiator.Type)
+			}
+			if _, ok := reqs[ev.RequestID]; !ok {
+				order = append(order, ev.RequestID)
+			}
+			reqs[ev.RequestID] = rq
+		case *network.EventLoadingFinished:
+			if rq := reqs[ev.RequestID]; rq != nil {
+				rq.bytes, rq.done = int64(ev.EncodedDataLength), true
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/incidents/" + id} {
+		mu.Lock()
+		reqs, order = map[network.RequestID]*request{}, nil
+		mu.Unlock()
+		ada.do("open "+path, chromedp.Navigate(r.base+path), chromedp.WaitVisible("[data-live]"))
+		ada.waitFor("the page to go live", live)
+		ada.waitFor("the page to load", `document.readyState === "complete"`)
+		mu.Lock()
+		var total int64
+		var log []string
+		for _, rid := range order {
+			rq := reqs[rid]
+			total += rq.bytes
+			log = append(log, fmt.Sprintf("%s %s (%s, by %s): %d bytes", rq.kind, strings.TrimPrefix(rq.url, r.base), map[bool]string{true: "done", false: "open"}[rq.done], rq.initiator, rq.bytes))
+			switch {
+			case rq.kind == "Document", rq.kind == "Stylesheet" && rq.initiator == "parser", rq.kind == "Script" && rq.initiator == "parser":
+			case rq.kind == "EventSource":
+			default:
+				t.Errorf("%s: a chained request: %s %s by %s", path, rq.kind, rq.url, rq.initiator)
+			}
+		}
+		mu.Unlock()
+		t.Logf("%s: %d bytes in %d requests\n\t%s", path, total, len(log), strings.Join(log, "\n\t"))
+		if total > pageBudget {
+			t.Errorf("%s transferred %d bytes, over the budget of %d", path, total, pageBudget)
+		}
+		if len(log) < 3 {
+			t.Errorf("%s: %d requests seen, want the page, its stylesheet and script at least", path, len(log))
+		}
+	}
 }
