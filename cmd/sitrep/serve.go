@@ -148,7 +148,11 @@ In another terminal:
     export SITREP_SERVER=%s SITREP_TOKEN=%s
     sitrep declare --title "What is happening"
 
-`, nameOr(cfg.BootstrapAdmin, "admin"), tok, url, tok)
+For the web UI at %s, give the administrator a password:
+
+    sitrep user passwd %s
+
+`, nameOr(cfg.BootstrapAdmin, "admin"), tok, url, tok, url, nameOr(cfg.BootstrapAdmin, "admin"))
 	}
 	for _, l := range []struct{ name, addr string }{
 		{"syslog udp", a.SyslogUDPAddr()}, {"syslog tcp", a.SyslogTCPAddr()}, {"smtp", a.SMTPAddr()},
