@@ -3,8 +3,10 @@
 // binary with their stylesheet and a little plain JavaScript (no build
 // step, no framework, nothing from another site): the sign-in page, the
 // incident board, the incident command page (organisation chart, people on
-// scene, tasks by section, communications, the live timeline, transfer of
-// command), the declare form and the triage desk.
+// scene, tasks by section, communications and the drafts waiting for
+// Command, the live timeline, transfer of command), the reports page (the
+// Incident and Response Reports, printable), the declare form and the
+// triage desk.
 //
 // Every action is a form posted to this package, which runs it through the
 // same sitrep.Service commands the API uses and shows a refusal's own words.
@@ -16,6 +18,14 @@
 // sign-in attempts are rate limited per user name and per client address.
 // Live updates travel as server-sent events from a Hub that Service.Appended
 // feeds (see live.go).
+//
+// The live part is about 130 lines of plain JavaScript (static/app.js), not
+// htmx: what it does is one thing (on an event, fetch the fragments the
+// server renders and swap them in, keeping what the person was typing), and
+// doing it by hand costs less than a dependency to vendor, update and
+// review, keeps the first page small, and lets the strict Content Security
+// Policy stand with no inline script. Every page works without it, as plain
+// forms and links.
 package web
 
 import (
