@@ -31,9 +31,14 @@ const (
 	DefaultRepeats       = 2
 	DefaultSweepInterval = 10 * time.Second
 	DefaultPollInterval  = time.Second
-	DefaultMaxAttempts   = 8
-	DefaultSendTimeout   = 30 * time.Second
-	DefaultAckLinkTTL    = 7 * 24 * time.Hour
+	// DefaultPollOnlyInterval is the poll interval of a job queue that
+	// only polls (SQLite): a page waits for the next poll, so the poll
+	// bounds the time from an alert to its page. A poll that finds nothing
+	// is one short query.
+	DefaultPollOnlyInterval = 200 * time.Millisecond
+	DefaultMaxAttempts      = 8
+	DefaultSendTimeout      = 30 * time.Second
+	DefaultAckLinkTTL       = 7 * 24 * time.Hour
 )
 
 // Config is how notifications go out.
@@ -63,7 +68,8 @@ type Config struct {
 	// DefaultSweepInterval.
 	SweepInterval time.Duration
 	// PollInterval is how often workers look for jobs without being told
-	// (SQLite has no LISTEN/NOTIFY); default DefaultPollInterval.
+	// (SQLite has no LISTEN/NOTIFY); default DefaultPollInterval, or
+	// DefaultPollOnlyInterval with PollOnly.
 	PollInterval time.Duration
 	// PollOnly makes the job queue poll instead of listening (SQLite).
 	PollOnly bool
@@ -105,6 +111,9 @@ func (c *Config) defaults() {
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = DefaultPollInterval
+		if c.PollOnly {
+			c.PollInterval = DefaultPollOnlyInterval
+		}
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = DefaultMaxAttempts
@@ -131,6 +140,11 @@ func (c *Config) defaults() {
 
 // queue is the job queue of notifications.
 const queue = "notify"
+
+// fetchCooldown is the least time between two fetches of jobs that were
+// signalled (by LISTEN/NOTIFY on PostgreSQL): short, so that a page
+// right after another is not held back; River's default is 100 ms.
+const fetchCooldown = 5 * time.Millisecond
 
 // deliverArgs is the job of sending one notification.
 type deliverArgs struct {
@@ -212,7 +226,7 @@ func New[TTx any](ctx context.Context, store Store[TTx], svc *sitrep.Service, dr
 		Queues:               map[string]river.QueueConfig{queue: {MaxWorkers: 4}},
 		Workers:              workers,
 		FetchPollInterval:    cfg.PollInterval,
-		FetchCooldown:        min(100*time.Millisecond, cfg.PollInterval),
+		FetchCooldown:        min(fetchCooldown, cfg.PollInterval),
 		PollOnly:             cfg.PollOnly,
 		MaxAttempts:          cfg.MaxAttempts,
 		JobTimeout:           cfg.SendTimeout + 5*time.Second,
