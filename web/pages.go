@@ -83,8 +83,7 @@ func (s *Server) execute(w http.ResponseWriter, r *http.Request, code int, t *te
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
+	writeBody(w, r, code, buf.Bytes())
 }
 
 // errorPage shows message with the status code.

@@ -37,8 +37,10 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -318,6 +320,7 @@ func clip(s string, n int) string {
 type staticFiles struct {
 	fsys   fs.FS
 	hashes map[string]string
+	gzip   map[string][]byte // the files worth compressing, compressed
 	fs     http.Handler
 }
 
@@ -326,7 +329,7 @@ func loadStatic() (*staticFiles, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: static files: %w", err)
 	}
-	st := &staticFiles{fsys: sub, hashes: map[string]string{}, fs: http.FileServerFS(sub)}
+	st := &staticFiles{fsys: sub, hashes: map[string]string{}, gzip: map[string][]byte{}, fs: http.FileServerFS(sub)}
 	entries, err := fs.ReadDir(sub, ".")
 	if err != nil {
 		return nil, fmt.Errorf("web: static files: %w", err)
@@ -337,6 +340,9 @@ func loadStatic() (*staticFiles, error) {
 			return nil, fmt.Errorf("web: static files: %w", err)
 		}
 		st.hashes[e.Name()] = sitrep.HashToken(string(b))[:12]
+		if ct := mime.TypeByExtension(path.Ext(e.Name())); len(b) >= minGzip && (strings.HasPrefix(ct, "text/") || strings.Contains(ct, "javascript") || strings.Contains(ct, "svg")) {
+			st.gzip[e.Name()] = gzipBytes(b)
+		}
 	}
 	return st, nil
 }
@@ -357,6 +363,15 @@ func (st *staticFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		w.Header().Set("Cache-Control", "no-cache")
+	}
+	if gz, ok := st.gzip[name]; ok && acceptsGzip(r) {
+		w.Header().Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Add("Vary", "Accept-Encoding")
+		if r.Method != http.MethodHead {
+			_, _ = w.Write(gz)
+		}
+		return
 	}
 	r2 := new(http.Request)
 	*r2 = *r
