@@ -47,8 +47,13 @@ type Options struct {
 	// reports (DefaultKeep); older ones are found again from the record.
 	Keep int
 	// Poll is how often a running exercise looks for its incident and
-	// whether it closed (DefaultPoll).
+	// whether it closed (DefaultPoll), in real time.
 	Poll time.Duration
+	// Clock is what scenario time runs on: the injects fire and the
+	// exercise ends when it reaches their moment. Nil: the service's clock
+	// when it is a Clock (a ManualClock in tests, so that the service's
+	// timeline and the injects agree on the time), else MonotonicClock.
+	Clock Clock
 }
 
 // Defaults of Options.
@@ -107,6 +112,7 @@ type Runner struct {
 	max      int
 	keep     int
 	poll     time.Duration
+	clock    Clock
 
 	mu     sync.Mutex
 	runs   map[string]*run
@@ -135,11 +141,18 @@ func NewRunner(opts Options) *Runner {
 	if opts.Poll <= 0 {
 		opts.Poll = DefaultPoll
 	}
+	if opts.Clock == nil {
+		opts.Clock = MonotonicClock{}
+		if c, ok := opts.Service.Clock.(Clock); ok {
+			opts.Clock = c
+		}
+	}
 	alerts, _ := opts.Service.Store.(sitrep.AlertStore)
 	r := &Runner{
 		svc: opts.Service, alerts: alerts, intake: opts.Intake, plans: opts.Plans, declares: opts.Declares,
 		log: opts.Logger.With("component", "exercise"), max: opts.MaxRunning, keep: opts.Keep, poll: opts.Poll,
-		runs: map[string]*run{},
+		clock: opts.Clock,
+		runs:  map[string]*run{},
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	return r
@@ -153,7 +166,7 @@ type run struct {
 	speed      float64
 	controller *sitrep.User
 	startedAt  time.Time // scenario time 0, by the service's clock
-	startMono  time.Time // the same moment by the monotonic clock, for timers
+	start      time.Time // the same moment by the runner's Clock, for timers
 	stopBy     chan string
 	done       chan struct{}
 
@@ -254,7 +267,7 @@ func (r *Runner) Start(ctx context.Context, actor *sitrep.User, file string, src
 		return nil, sitrep.Errorf(sitrep.EConflict, "exercise: %d exercises are running, the most this server runs at once: stop one or wait", running)
 	}
 	ru.startedAt = r.svc.Clock.Now().UTC().Truncate(time.Microsecond)
-	ru.startMono = time.Now()
+	ru.start = r.clock.Now()
 	r.runs[id] = ru
 	r.order = append(r.order, id)
 	r.forgetOld()
@@ -363,9 +376,9 @@ func (ru *run) running() bool {
 	return ru.state == StateRunning
 }
 
-// realAt is when scenario time s falls, by the monotonic clock.
+// realAt is when scenario time s falls, by the runner's Clock.
 func (ru *run) realAt(s Seconds) time.Time {
-	return ru.startMono.Add(time.Duration(float64(s.D()) / ru.speed))
+	return ru.start.Add(time.Duration(float64(s.D()) / ru.speed))
 }
 
 // loop fires the injects on time, follows the incident and ends the
@@ -375,20 +388,24 @@ func (ru *run) loop() {
 	defer ru.r.wg.Done()
 	defer close(ru.done)
 	ctx := ru.r.ctx
-	timer := time.NewTimer(0)
-	defer timer.Stop()
+	clock := ru.r.clock
 	ticker := time.NewTicker(ru.r.poll)
 	defer ticker.Stop()
 	end := ru.realAt(ru.sc.Duration)
+	var timer Timer
+	defer func() { timer.Stop() }()
 	for {
 		next := end
 		if ru.next < len(ru.sc.Injects) {
 			next = ru.realAt(ru.sc.Injects[ru.next].At)
 		}
-		timer.Reset(time.Until(next))
+		if timer != nil {
+			timer.Stop()
+		}
+		timer = clock.NewTimer(next.Sub(clock.Now()))
 		select {
-		case <-timer.C:
-			for ru.next < len(ru.sc.Injects) && !time.Now().Before(ru.realAt(ru.sc.Injects[ru.next].At)) {
+		case <-timer.C():
+			for ru.next < len(ru.sc.Injects) && !clock.Now().Before(ru.realAt(ru.sc.Injects[ru.next].At)) {
 				ru.fire(ctx, &ru.sc.Injects[ru.next])
 				ru.mu.Lock()
 				ru.next++
@@ -397,7 +414,7 @@ func (ru *run) loop() {
 			if err := ru.sync(ctx); err != nil {
 				ru.fail(err)
 			}
-			if ru.next >= len(ru.sc.Injects) && !time.Now().Before(end) {
+			if ru.next >= len(ru.sc.Injects) && !clock.Now().Before(end) {
 				ru.finish(ctx, sitrep.ExerciseCompleted)
 				return
 			}
@@ -584,7 +601,7 @@ func (ru *run) status() *Status {
 		Duration: ru.sc.Duration, IncidentID: ru.incident, Injects: []InjectRecord{}, Problem: ru.problem,
 	}
 	if ru.state == StateRunning {
-		el := time.Since(ru.startMono)
+		el := ru.r.clock.Now().Sub(ru.start)
 		s.Elapsed = min(Seconds(el.Seconds()*ru.speed), ru.sc.Duration)
 		if ru.next < len(ru.sc.Injects) {
 			n := ru.sc.Injects[ru.next].At
