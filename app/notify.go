@@ -4,9 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 
@@ -36,6 +38,13 @@ type NotifyConfig struct {
 	// SweepInterval, PollInterval, MaxAttempts, Backoff, SendTimeout and
 	// RescueAfter tune the job queue (see notify.Config); tests shorten
 	// them.
+	//
+	// Left zero, SendTimeout, RescueAfter and Backoff are read from the
+	// environment when set there, for tests of the whole binary that kill
+	// it mid-send and want its deliveries taken over in seconds:
+	// SITREP_NOTIFY_SEND_TIMEOUT, SITREP_NOTIFY_RESCUE_AFTER and
+	// SITREP_NOTIFY_RETRY_AFTER (the first retry's wait, doubling after),
+	// each a Go duration such as 2s.
 	SweepInterval time.Duration
 	PollInterval  time.Duration
 	MaxAttempts   int
@@ -43,6 +52,102 @@ type NotifyConfig struct {
 	SendTimeout   time.Duration
 	RescueAfter   time.Duration
 }
+
+// fromEnv fills the job queue's timing left zero from the environment (see
+// NotifyConfig).
+func (nc *NotifyConfig) fromEnv() error {
+	for _, v := range []struct {
+		name string
+		d    *time.Duration
+	}{{"SITREP_NOTIFY_SEND_TIMEOUT", &nc.SendTimeout}, {"SITREP_NOTIFY_RESCUE_AFTER", &nc.RescueAfter}} {
+		if *v.d != 0 {
+			continue
+		}
+		d, err := envDuration(v.name)
+		if err != nil {
+			return err
+		}
+		*v.d = d
+	}
+	if nc.Backoff == nil {
+		first, err := envDuration("SITREP_NOTIFY_RETRY_AFTER")
+		if err != nil {
+			return err
+		}
+		if first > 0 {
+			nc.Backoff = func(attempt int) time.Duration {
+				return min(first<<min(attempt-1, 10), 30*time.Minute)
+			}
+		}
+	}
+	return nil
+}
+
+// envDuration reads the duration in the environment variable name: 0 when
+// it is unset.
+func envDuration(name string) (time.Duration, error) {
+	v, ok := os.LookupEnv(name)
+	if !ok || v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 || d > 24*time.Hour {
+		return 0, fmt.Errorf("%s=%q: give a duration between 1ms and 24h, such as 2s", name, v)
+	}
+	return d, nil
+}
+
+// notifyMetrics counts deliveries on the app's registry; it is the
+// notifier's Observer.
+type notifyMetrics struct {
+	finished   *prometheus.CounterVec
+	attempts   *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	unanswered *prometheus.CounterVec
+}
+
+func newNotifyMetrics(reg prometheus.Registerer) *notifyMetrics {
+	m := &notifyMetrics{
+		finished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitrep_notifications_total",
+			Help: "Notifications that reached their final status (sent or failed), by channel (email, webhook). A send repeated after a crash counts again.",
+		}, []string{"channel", "status"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitrep_notification_attempts_total",
+			Help: "Delivery attempts by channel and outcome: sent, failed (retried unless final) or interrupted (the server stopped mid-send).",
+		}, []string{"channel", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sitrep_notification_send_seconds",
+			Help:    "Time one delivery attempt took, from connecting to the SMTP relay or the webhook to its answer, by channel and outcome.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"channel", "outcome"}),
+		unanswered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitrep_pages_unanswered_total",
+			Help: "Rounds of pages nobody acknowledged in time, by what followed: repeated to the same person, escalated to the next, or exhausted (nobody on the ladder answered).",
+		}, []string{"then"}),
+	}
+	reg.MustRegister(m.finished, m.attempts, m.latency, m.unanswered)
+	for _, ch := range []string{notify.ChannelEmail, notify.ChannelWebhook} {
+		for _, st := range []string{notify.StatusSent, notify.StatusFailed} {
+			m.finished.WithLabelValues(ch, st)
+		}
+	}
+	for _, then := range []string{notify.PageRepeated, notify.PageEscalated, notify.PageExhausted} {
+		m.unanswered.WithLabelValues(then)
+	}
+	return m
+}
+
+func (m *notifyMetrics) Attempted(channel, outcome string, took time.Duration) {
+	m.attempts.WithLabelValues(channel, outcome).Inc()
+	m.latency.WithLabelValues(channel, outcome).Observe(took.Seconds())
+}
+
+func (m *notifyMetrics) Finished(channel, status string) {
+	m.finished.WithLabelValues(channel, status).Inc()
+}
+
+func (m *notifyMetrics) Unanswered(then string) { m.unanswered.WithLabelValues(then).Inc() }
 
 // Notifier is the running notification service: the API's side of it and
 // its lifecycle.
@@ -65,12 +170,16 @@ const riverMigrationLock int64 = 0x7369747265703a72
 // own database, SQLite's one write connection or PostgreSQL's pool.
 func (a *App) openNotifier(ctx context.Context) (Notifier, error) {
 	nc := a.cfg.Notify
+	if err := nc.fromEnv(); err != nil {
+		return nil, fmt.Errorf("notifications: %w", err)
+	}
 	cfg := notify.Config{
 		Logger: a.log.With("component", "notify"), Clock: a.svc.Clock, Mail: nc.Mail,
 		AckTimeout: nc.AckTimeout, Repeats: nc.Repeats, Roster: nc.Roster,
 		BaseURL:       a.publicURL,
 		SweepInterval: nc.SweepInterval, PollInterval: nc.PollInterval, MaxAttempts: nc.MaxAttempts,
 		Backoff: nc.Backoff, SendTimeout: nc.SendTimeout, RescueAfter: nc.RescueAfter,
+		Observer: newNotifyMetrics(a.registry),
 	}
 	for _, name := range nc.Roster {
 		if err := sitrep.ValidateName("roster", name); err != nil {

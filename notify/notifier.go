@@ -83,7 +83,12 @@ type Config struct {
 	SendTimeout time.Duration
 	// RescueAfter is how long a delivery may stay running before another
 	// process takes it over, presuming its process died; default the send
-	// timeout plus a minute.
+	// timeout plus a minute, and never less than the send timeout plus
+	// jobMargin. The job queue looks for such deliveries when a process
+	// becomes its leader and every 30 seconds after, and a process killed
+	// while it led the queue holds the lead for up to 15 seconds: a
+	// delivery interrupted by a crash goes out again after the longer of
+	// RescueAfter and that, plus the first retry's backoff.
 	RescueAfter time.Duration
 	// AckLinkTTL is how long a signed acknowledgement link works; default
 	// DefaultAckLinkTTL.
@@ -91,7 +96,45 @@ type Config struct {
 	// HTTPClient posts webhooks; default a client with SendTimeout that
 	// follows no redirects.
 	HTTPClient *http.Client
+	// Observer is told of every delivery attempt, every notification's
+	// final status and every unanswered page; nil tells no one.
+	Observer Observer
 }
+
+// Outcomes of a delivery attempt, as Observer.Attempted hears them.
+const (
+	AttemptSent        = "sent"        // the receiver took it
+	AttemptFailed      = "failed"      // refused or unreachable; retried unless final
+	AttemptInterrupted = "interrupted" // the server stopped mid-send; it goes out again
+)
+
+// What happened to an unanswered page, as Observer.Unanswered hears it.
+const (
+	PageRepeated  = "repeated"  // sent again to the same person
+	PageEscalated = "escalated" // sent to the next person on its ladder
+	PageExhausted = "exhausted" // nobody on its ladder answered
+)
+
+// Observer hears what deliveries do, for metrics. Its methods must not
+// block: they are called on the delivery's path.
+type Observer interface {
+	// Attempted is one delivery attempt on channel, its outcome
+	// (AttemptSent, AttemptFailed or AttemptInterrupted) and how long the
+	// send took.
+	Attempted(channel, outcome string, took time.Duration)
+	// Finished is a notification's final status: StatusSent or
+	// StatusFailed. A send repeated after a crash may finish twice.
+	Finished(channel, status string)
+	// Unanswered is a round of a page nobody acknowledged in time:
+	// PageRepeated, PageEscalated or PageExhausted.
+	Unanswered(what string)
+}
+
+type noObserver struct{}
+
+func (noObserver) Attempted(string, string, time.Duration) {}
+func (noObserver) Finished(string, string)                 {}
+func (noObserver) Unanswered(string)                       {}
 
 func (c *Config) defaults() {
 	if c.Logger == nil {
@@ -127,8 +170,12 @@ func (c *Config) defaults() {
 	if c.SendTimeout <= 0 {
 		c.SendTimeout = DefaultSendTimeout
 	}
-	if c.RescueAfter <= c.SendTimeout {
+	switch {
+	case c.RescueAfter <= 0:
 		c.RescueAfter = c.SendTimeout + time.Minute
+	case c.RescueAfter < c.SendTimeout+jobMargin:
+		// A job is not taken over while its own attempt may still run.
+		c.RescueAfter = c.SendTimeout + jobMargin
 	}
 	if c.AckLinkTTL <= 0 {
 		c.AckLinkTTL = DefaultAckLinkTTL
@@ -136,7 +183,14 @@ func (c *Config) defaults() {
 	if c.HTTPClient == nil {
 		c.HTTPClient = webhookClient(c.SendTimeout)
 	}
+	if c.Observer == nil {
+		c.Observer = noObserver{}
+	}
 }
+
+// jobMargin is how much longer than the send timeout a delivery job may
+// run: to read its notification before the send and record it after.
+const jobMargin = 5 * time.Second
 
 // queue is the job queue of notifications.
 const queue = "notify"
@@ -229,7 +283,7 @@ func New[TTx any](ctx context.Context, store Store[TTx], svc *sitrep.Service, dr
 		FetchCooldown:        min(fetchCooldown, cfg.PollInterval),
 		PollOnly:             cfg.PollOnly,
 		MaxAttempts:          cfg.MaxAttempts,
-		JobTimeout:           cfg.SendTimeout + 5*time.Second,
+		JobTimeout:           cfg.SendTimeout + jobMargin,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		RetryPolicy:          backoff(cfg.Backoff),
 		ErrorHandler:         errorHandler{log: n.log},
@@ -450,8 +504,13 @@ func (n *Notifier[TTx]) Sweep(ctx context.Context) error {
 		case err != nil:
 			errs = append(errs, err)
 		case done && !ok:
+			n.cfg.Observer.Unanswered(PageExhausted)
 			n.log.Warn("page unanswered by everyone on its ladder", "incident", d.IncidentID, "seq", d.Seq, "chain", d.Chain, "ladder", d.Ladder)
+		case done && step == d.Step:
+			n.cfg.Observer.Unanswered(PageRepeated)
+			n.log.Info("page repeated", "incident", d.IncidentID, "seq", d.Seq, "chain", d.Chain, "to", d.Ladder[step], "round", round)
 		case done:
+			n.cfg.Observer.Unanswered(PageEscalated)
 			n.log.Info("page escalated", "incident", d.IncidentID, "seq", d.Seq, "chain", d.Chain, "to", d.Ladder[step], "round", round)
 		}
 	}
@@ -559,20 +618,26 @@ func (w *deliverWorker[TTx]) Work(ctx context.Context, job *river.Job[deliverArg
 	if no.Status != StatusQueued || no.SentAt != nil {
 		return nil // sent already, acknowledged before it went out, or failed for good
 	}
+	start := time.Now()
 	err = n.deliver(ctx, no)
+	took := time.Since(start)
+	obs := n.cfg.Observer
 	// What follows is recorded even when ctx ended mid-send.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err == nil {
+		obs.Attempted(no.Channel, AttemptSent, took)
 		if _, err := n.store.Sent(rctx, id, n.now()); err != nil {
 			// The job runs again, finds the notification still queued and
 			// sends it again: this window is why delivery is at least once.
 			return err
 		}
+		obs.Finished(no.Channel, StatusSent)
 		n.log.Info("notification sent", "id", id, "incident", no.IncidentID, "to", no.Recipient, "channel", no.Channel)
 		return nil
 	}
 	if ctx.Err() != nil {
+		obs.Attempted(no.Channel, AttemptInterrupted, took)
 		// Stopped mid-send: the attempt does not count, and the delivery
 		// goes out after the restart (or on another replica).
 		if rerr := n.store.Failed(rctx, id, "interrupted: "+err.Error(), false); rerr != nil {
@@ -581,7 +646,11 @@ func (w *deliverWorker[TTx]) Work(ctx context.Context, job *river.Job[deliverArg
 		n.log.Warn("notification delivery interrupted", "id", id, "incident", no.IncidentID, "to", no.Recipient)
 		return river.JobSnooze(n.cfg.Backoff(1))
 	}
+	obs.Attempted(no.Channel, AttemptFailed, took)
 	final := IsPermanent(err) || job.Attempt >= job.MaxAttempts
+	if final {
+		obs.Finished(no.Channel, StatusFailed)
+	}
 	if rerr := n.store.Failed(rctx, id, err.Error(), final); rerr != nil {
 		n.log.Error("record a failed delivery", "id", id, "err", rerr)
 	}
