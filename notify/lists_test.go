@@ -135,6 +135,10 @@ func TestDeclarationGoesToThePlansLists(t *testing.T) {
 			if len(m) != 1 || m[0].Subject != inc.ID+" declared: Ransomware on FIN-LAPTOP-7" || !strings.Contains(m[0].Text, "bob declared "+inc.ID) || !strings.Contains(m[0].Text, "notify list") {
 				t.Errorf("e-mail to %s: %+v", addr, m)
 			}
+			// An address has no account to open the incident's page with.
+			if len(m) == 1 && strings.Contains(m[0].Text, "/incidents/") {
+				t.Errorf("e-mail to %s links the incident's page:\n%s", addr, m[0].Text)
+			}
 		}
 
 		// Nobody on the plan's responders list answers: the roster is next.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -526,6 +527,11 @@ func (n *Notifier[TTx]) links(no *Notification) Links {
 	}
 	if base == "" {
 		return l
+	}
+	if no.ContactID != 0 {
+		// A user's: the incident's page is theirs to open once signed
+		// in. A plan list's bare address belongs to nobody who can.
+		l.Incident = base + "/incidents/" + url.PathEscape(no.IncidentID)
 	}
 	if no.NeedsAck {
 		l.Ack = base + "/ack/" + n.signer.Token(no.ID, n.now().Add(n.cfg.AckLinkTTL))

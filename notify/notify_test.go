@@ -48,6 +48,12 @@ func TestEmailPageAndSignedLink(t *testing.T) {
 			t.Errorf("Message-ID %q does not name the notification", m.MessageID)
 		}
 
+		// The incident's web page is linked, in text and HTML.
+		incPage := f.app.URL() + "/incidents/" + id
+		if !strings.Contains(m.Text, id+": "+incPage) || !strings.Contains(m.HTML, `<a href="`+incPage+`">Open `+id+`</a>`) {
+			t.Errorf("the e-mail does not link %s; text:\n%s\nhtml:\n%s", incPage, m.Text, m.HTML)
+		}
+
 		link := ackLink(t, m.Text)
 		if !strings.HasPrefix(link, f.app.URL()+"/ack/") {
 			t.Fatalf("link %q is not on the server", link)
