@@ -16,6 +16,11 @@ var apiPrefixes = []string{"/api/", "/intake/", "/v2/", "/ack/", "/healthz", "/r
 // sessionSweep is how often ended web sessions are removed from the store.
 const sessionSweep = time.Hour
 
+// livePoll is how often the live hub looks for other replicas' changes
+// (0: web.PollInterval). Tests lengthen it to show that notifications
+// alone deliver them.
+var livePoll time.Duration
+
 // webParts are the web UI's running pieces.
 type webParts struct {
 	hub  *web.Hub
@@ -25,9 +30,10 @@ type webParts struct {
 
 // mountWeb builds the web UI beside the API and returns the handler of
 // both. Every append reaches the UI's live hub after the metrics that
-// Service.Appended already feeds.
+// Service.Appended already feeds; when the store announces every replica's
+// appends (PostgreSQL), the hub follows those too.
 func (a *App) mountWeb(apiHandler http.Handler) (http.Handler, error) {
-	hub := web.NewHub(a.store, a.log.With("component", "web.live"), 0)
+	hub := web.NewHub(a.store, a.log.With("component", "web.live"), livePoll)
 	ui, err := web.New(web.Config{Service: a.svc, Hub: hub, Logger: a.log.With("component", "web"), PublicURL: a.cfg.PublicURL, Registry: a.registry})
 	if err != nil {
 		return nil, fmt.Errorf("web UI: %w", err)
@@ -41,9 +47,19 @@ func (a *App) mountWeb(apiHandler http.Handler) (http.Handler, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.web = &webParts{hub: hub, stop: cancel, done: make(chan struct{})}
+	notifier, _ := a.store.(web.TimelineNotifier)
 	go func() {
 		defer close(a.web.done)
 		go hub.Run(ctx)
+		if notifier != nil {
+			// Stopping waits for the listener to close its connection.
+			listened := make(chan struct{})
+			go func() {
+				defer close(listened)
+				hub.Listen(ctx, notifier)
+			}()
+			defer func() { <-listened }()
+		}
 		t := time.NewTicker(sessionSweep)
 		defer t.Stop()
 		for {

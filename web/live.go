@@ -18,11 +18,15 @@ import (
 // is missing from the server, so the stream itself carries no data and no
 // one's rendering is duplicated in JavaScript.
 //
-// A replica sees only its own appends. Until the replicas share a feed
-// (PostgreSQL LISTEN/NOTIFY), the hub also polls the store every
-// PollInterval for incidents with subscribers: one read of each watched
+// A replica sees only its own appends through Publish. When the store
+// announces every replica's appends (a TimelineNotifier, PostgreSQL's
+// LISTEN/NOTIFY), Listen follows them, so a change made on any replica
+// reaches the pages open on every other as soon as it commits. The hub also
+// polls the store for incidents with subscribers: one read of each watched
 // incident's state and, while a board is open, one listing, however many
-// pages are open.
+// pages are open. That is how a replica learns of the others' changes
+// without a notifier, every PollInterval, and the fallback while a notifier
+// listens, every ListeningPollInterval.
 type Hub struct {
 	store sitrep.Store
 	log   *slog.Logger
@@ -34,11 +38,30 @@ type Hub struct {
 	board  string                                // fingerprint of the open incidents, for polling
 	closed bool
 	done   chan struct{}
+
+	listening bool          // a notifier is listening (see Listen)
+	kick      chan struct{} // asks Run to poll now
 }
 
 // PollInterval is how often the hub checks the store for changes made by
-// other replicas.
+// other replicas when nothing announces them.
 const PollInterval = 2 * time.Second
+
+// ListeningPollInterval is how often the hub checks the store while a
+// notifier announces the other replicas' changes: a fallback for a
+// notification lost while the notifier reconnects.
+const ListeningPollInterval = 10 * time.Second
+
+// TimelineNotifier is a store that announces every append to any incident's
+// timeline, by any replica sharing it, once committed.
+type TimelineNotifier interface {
+	// Listen calls fn with the incident's ID and its latest sequence number
+	// after each commit that appends to its timeline, until ctx ends; then
+	// it returns ctx's error. It calls fn with an empty ID each time it
+	// starts listening (at first, and after reconnecting): appends made
+	// before then were not announced, and the caller should look for them.
+	Listen(ctx context.Context, fn func(incidentID string, seq int64)) error
+}
 
 // NewHub returns a hub that polls store every poll (PollInterval if 0) once
 // Run is called.
@@ -50,7 +73,7 @@ func NewHub(store sitrep.Store, logger *slog.Logger, poll time.Duration) *Hub {
 		poll = PollInterval
 	}
 	return &Hub{store: store, log: logger, poll: poll, subs: map[string]map[*Subscription]struct{}{},
-		seqs: map[string]int64{}, done: make(chan struct{})}
+		seqs: map[string]int64{}, done: make(chan struct{}), kick: make(chan struct{}, 1)}
 }
 
 // Subscription is one open page's interest in an incident, or in every
@@ -150,10 +173,65 @@ func (h *Hub) signal(incident string) {
 	}
 }
 
+// Listen follows n's announcements of appends until ctx ends or the hub
+// closes, and returns why it stopped. An append to an incident past the
+// latest entry the hub knows signals its pages and the boards, as Publish
+// does; this replica's own appends, which Publish announced already, signal
+// no one again. Each time n starts listening, Run polls at once for what was
+// appended before; while it listens, Run polls only every
+// ListeningPollInterval (or the hub's own interval, if longer).
+func (h *Hub) Listen(ctx context.Context, n TimelineNotifier) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-h.done:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	defer func() {
+		h.mu.Lock()
+		h.listening = false
+		h.mu.Unlock()
+	}()
+	return n.Listen(ctx, h.notified)
+}
+
+// notified handles one announcement of the notifier (see Listen).
+func (h *Hub) notified(incident string, seq int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if incident == "" {
+		h.listening = true
+		select {
+		case h.kick <- struct{}{}:
+		default: // a poll is asked for already
+		}
+		return
+	}
+	if seq <= h.seqs[incident] {
+		return
+	}
+	h.seqs[incident] = seq
+	h.signal(incident)
+	h.signal("")
+}
+
+// interval is how long Run waits between polls.
+func (h *Hub) interval() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.listening {
+		return max(h.poll, ListeningPollInterval)
+	}
+	return h.poll
+}
+
 // Run polls the store for changes made elsewhere until ctx ends or the hub
 // closes.
 func (h *Hub) Run(ctx context.Context) {
-	t := time.NewTicker(h.poll)
+	t := time.NewTimer(h.interval())
 	defer t.Stop()
 	for {
 		select {
@@ -161,9 +239,12 @@ func (h *Hub) Run(ctx context.Context) {
 			return
 		case <-h.done:
 			return
+		case <-h.kick:
+			h.pollOnce(ctx)
 		case <-t.C:
 			h.pollOnce(ctx)
 		}
+		t.Reset(h.interval())
 	}
 }
 

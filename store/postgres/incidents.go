@@ -21,7 +21,9 @@ const defaultListLimit = 500
 const defaultEntriesLimit = 10000
 
 // insertEntries appends entries, given as one array per column, in one
-// statement whatever their number.
+// statement whatever their number. The writes use it as a data-modifying
+// WITH clause, which PostgreSQL runs whether or not the statement reads it,
+// ahead of notifyTimeline.
 const insertEntries = `INSERT INTO entries (incident_id, seq, at, actor, type, data, prev_hash, hash)
 	SELECT $1::text, * FROM unnest($2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`
 
@@ -65,10 +67,10 @@ func (s *Store) CreateIncident(ctx context.Context, year int, build func(number 
 	err = tx.commitWith(ctx, `WITH incident AS (
 			INSERT INTO incidents (id, number, title, severity, phase, kind, confidential, exercise, declared_at, updated_at, seq, head, state, group_key)
 			VALUES ($1, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-		) `+insertEntries,
+		), appended AS (`+insertEntries+`) `+notifyTimeline(22),
 		inc.ID, cols.seq, cols.at, cols.actor, cols.typ, cols.data, cols.prev, cols.hash,
 		number, columnText(inc.Title), inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
-		inc.DeclaredAt, last.At, last.Seq, last.Hash, string(state), nullString(inc.GroupKey))
+		inc.DeclaredAt, last.At, last.Seq, last.Hash, string(state), nullString(inc.GroupKey), timelinePayload(inc.ID, last.Seq))
 	if err != nil {
 		return s.writeError(err, inc.ID, fmt.Sprintf("create incident %s", inc.ID))
 	}
@@ -113,15 +115,16 @@ func (s *Store) UpdateIncident(ctx context.Context, id string, fn func(*sitrep.I
 	}
 	last := &entries[len(entries)-1]
 	cols := entryColumns(entries)
-	// One statement for the entries and the new state, sent with COMMIT.
+	// One statement for the entries, the new state and the notification to
+	// the other replicas, sent with COMMIT.
 	err = tx.commitWith(ctx, `WITH incident AS (
 			UPDATE incidents SET title = $9, severity = $10, phase = $11, kind = $12, confidential = $13, exercise = $14,
 				updated_at = $15, seq = $16, head = $17, state = $18
 			WHERE id = $1
-		) `+insertEntries,
+		), appended AS (`+insertEntries+`) `+notifyTimeline(19),
 		id, cols.seq, cols.at, cols.actor, cols.typ, cols.data, cols.prev, cols.hash,
 		columnText(inc.Title), inc.Severity, string(inc.Phase), inc.Kind, inc.Confidential, inc.Exercise,
-		last.At, last.Seq, last.Hash, string(state))
+		last.At, last.Seq, last.Hash, string(state), timelinePayload(id, last.Seq))
 	if err != nil {
 		return s.writeError(err, id, fmt.Sprintf("update incident %s", id))
 	}
