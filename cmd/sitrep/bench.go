@@ -232,7 +232,7 @@ func (c *cli) runBench(ctx context.Context, o *benchOptions) (*benchReport, erro
 		if err != nil {
 			return nil, err
 		}
-		defer srv.stop()
+		defer srv.close()
 		t.srv, t.api, t.token, t.pid, t.db, t.syslog = srv, srv.url, srv.token, srv.pid(), srv.db, srv.syslog
 	} else {
 		t.api = c.serverURL()

@@ -118,18 +118,23 @@ func spawnServer(ctx context.Context, o *benchOptions) (*spawned, error) {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	s.stop()
+	s.close()
 	return nil, err
 }
 
 func (s *spawned) pid() int { return s.cmd.Process.Pid }
 
-// stop ends the server with SIGTERM (its clean shutdown), waits for it and
-// removes the run's temporary files. It reports a server that did not exit
-// cleanly.
+// close stops the server and removes the run's temporary files.
+func (s *spawned) close() error {
+	err := s.stop()
+	os.RemoveAll(s.dir)
+	return err
+}
+
+// stop ends the server with SIGTERM (its clean shutdown) and waits for it.
+// It reports a server that did not exit cleanly.
 func (s *spawned) stop() error {
 	s.stopOnce.Do(func() {
-		defer os.RemoveAll(s.dir)
 		select {
 		case <-s.done:
 		default:

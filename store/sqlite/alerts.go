@@ -58,10 +58,11 @@ func upsertAlerts(n int) string {
 }
 
 // upsertSizes are the row counts of the prepared upsert statements, largest
-// first: a batch's new keys go in as few statements as these make. One
-// statement of many rows costs far less than as many statements of one
-// (each statement opens and closes a cursor on the table and each index).
-var upsertSizes = []int{128, 16, 1}
+// first: a batch's new keys go in as few statements as these make (at most
+// one of each size below 128). One statement of many rows costs far less
+// than as many statements of one (each statement opens and closes a cursor
+// on the table and each index).
+var upsertSizes = []int{128, 64, 32, 16, 8, 4, 2, 1}
 
 // qUpsertAlerts holds the upsert statement of each of upsertSizes.
 var qUpsertAlerts = map[int]string{}
