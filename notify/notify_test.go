@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sitrep-ir/sitrep"
+	"github.com/sitrep-ir/sitrep/app"
 	"github.com/sitrep-ir/sitrep/notify"
 )
 
@@ -377,14 +378,22 @@ func TestCrashBeforePlanningLosesNothing(t *testing.T) {
 		id := f.declare(f.admin, "Suspicious login")
 		f.do(alice, id, sitrep.CheckIn{})
 		f.settled(id, 0)
-		// A service on the same store that never plans: the commit
-		// happens, the planning does not.
-		bare := sitrep.NewService(f.svc.Store, nil)
+		f.stop()
+		// Another process on the same store that never plans: the
+		// commit happens, the planning does not. (While the server
+		// runs, its own sweep could plan it first.)
+		st, err := app.OpenStore(f.ctx, f.db, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bare := sitrep.NewService(st, nil)
 		bare.Clock = f.clock
 		if _, _, err := bare.Do(f.ctx, f.admin, id, sitrep.Assign{Role: "safety", User: "alice"}); err != nil {
 			t.Fatal(err)
 		}
-		f.stop()
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
 		if n := len(f.smtp.to(addr)); n != 0 {
 			t.Fatalf("%d e-mails before the restart", n)
 		}
