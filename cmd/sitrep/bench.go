@@ -44,6 +44,7 @@ type benchOptions struct {
 	batch       int
 	keys        string
 	nkeys       int // 0: every alert its own key
+	hashedKeys  bool
 	count       int64
 	duration    time.Duration
 	concurrency int
@@ -92,7 +93,9 @@ database.
 
 --keys unique gives every alert its own dedup key: each is a new alert.
 --keys N repeats N keys: a storm, which must cost a few rows, not one per
-alert. --probe-incident ID (or "new" to declare one) reads that incident
+alert. Keys are numbered in order unless --hashed-keys spreads them over
+the whole key space, as hashes are (syslog keys are always hashes): each
+new alert then writes a page of its own in the open-key index. --probe-incident ID (or "new" to declare one) reads that incident
 through the API during the run and reports the latency of those reads.
 
 Only addresses of this machine (127.0.0.0/8, ::1, localhost) are accepted.`,
@@ -119,6 +122,7 @@ Only addresses of this machine (127.0.0.0/8, ::1, localhost) are accepted.`,
 	f.StringVar(&o.path, "path", benchGeneric, "intake to load: "+strings.Join(benchPaths, ", "))
 	f.IntVar(&o.batch, "batch", 100, "alerts per request (generic; pagerduty and syslog send one per request or message)")
 	f.StringVar(&o.keys, "keys", "unique", `dedup keys: "unique" (every alert new) or N (N keys repeated: a storm)`)
+	f.BoolVar(&o.hashedKeys, "hashed-keys", false, "spread the generic and pagerduty dedup keys like hashes (as Alertmanager fingerprints are) instead of numbering them in order")
 	f.Int64Var(&o.count, "count", 100000, "alerts to send (0: no bound; the run ends at --count or --duration, whichever comes first)")
 	f.DurationVar(&o.duration, "duration", 5*time.Minute, "longest run (0: no bound)")
 	f.IntVar(&o.concurrency, "concurrency", 16, "concurrent senders (HTTP requests in flight, TCP connections, UDP sockets)")

@@ -291,6 +291,21 @@ func (l *load) key(seq int64) int64 {
 	return seq
 }
 
+// appendKey appends the dedup key number of alert seq: in order, or
+// (--hashed-keys) spread like a hash's, as Alertmanager's fingerprints and
+// the keys the intake derives are.
+func (l *load) appendKey(b []byte, seq int64) []byte {
+	k := l.key(seq)
+	if !l.o.hashedKeys {
+		return strconv.AppendInt(b, k, 10)
+	}
+	// splitmix64: one key number, one well-spread value.
+	z := uint64(k) + 0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return strconv.AppendUint(b, z^z>>31, 16)
+}
+
 // worker is one sender.
 type worker struct {
 	l                        *load
@@ -382,7 +397,7 @@ func appendGeneric(b []byte, l *load, first, n int64) []byte {
 		b = append(b, `)","severity":"critical","dedup_key":"bench-`...)
 		b = append(b, l.run...)
 		b = append(b, '-')
-		b = strconv.AppendInt(b, l.key(seq), 10)
+		b = l.appendKey(b, seq)
 		b = append(b, `","labels":{"host":"host-`...)
 		b = strconv.AppendInt(b, host, 10)
 		b = append(b, `","service":"postgres","env":"load-test"}}`...)
@@ -401,7 +416,7 @@ func appendPagerDuty(b []byte, l *load, seq int64) []byte {
 	b = append(b, `,"event_action":"trigger","dedup_key":"bench-`...)
 	b = append(b, l.run...)
 	b = append(b, '-')
-	b = strconv.AppendInt(b, l.key(seq), 10)
+	b = l.appendKey(b, seq)
 	b = append(b, `","payload":{"summary":"Disk full on host-`...)
 	b = strconv.AppendInt(b, host, 10)
 	b = append(b, ` (load test `...)

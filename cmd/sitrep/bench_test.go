@@ -73,6 +73,7 @@ func TestBenchIntakeSpawned(t *testing.T) {
 	}{
 		{"generic batches of unique alerts", []string{"--batch", "50", "--count", "2000", "--concurrency", "4"}, 2000, 2000},
 		{"generic one alert per request", []string{"--batch", "1", "--count", "300", "--concurrency", "8"}, 300, 300},
+		{"generic hashed keys", []string{"--batch", "100", "--count", "1000", "--hashed-keys"}, 1000, 1000},
 		{"generic storm of three keys", []string{"--keys", "3", "--count", "3000", "--batch", "100", "--probe-incident", "new"}, 3, 3000},
 		{"pagerduty", []string{"--path", "pagerduty", "--count", "300", "--concurrency", "4"}, 300, 300},
 	} {
