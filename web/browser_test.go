@@ -88,6 +88,30 @@ func (p *page) click(sel string) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// fillAndClick sets form fields and clicks sel in one step in the page, so
+// that a live update between protocol calls cannot replace a field after it
+// was found. A value starting with "+" is appended to what the field holds,
+// as typing would.
+func (p *page) fillAndClick(fields [][2]string, sel string) chromedp.Action[chromedp.Void] {
+	js := `(() => {`
+	for _, f := range fields {
+		js += `{ const e = document.querySelector(` + jsString(f[0]) + `); if (!e) return "no " + ` + jsString(f[0]) + `; `
+		if strings.HasPrefix(f[1], "+") {
+			js += `e.value += ` + jsString(f[1][1:]) + `; }`
+		} else {
+			js += `e.value = ` + jsString(f[1]) + `; }`
+		}
+	}
+	js += `const b = document.querySelector(` + jsString(sel) + `); if (!b) return "no " + ` + jsString(sel) + `; b.click(); return ""; })()`
+	return chromedp.Action[chromedp.Void](func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		missing, err := chromedp.Evaluate[string](js)(ctx, t)
+		if err == nil && missing != "" {
+			err = fmt.Errorf("%s in the page", missing)
+		}
+		return chromedp.Void{}, err
+	})
+}
+
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
@@ -301,9 +325,7 @@ func TestInTheBrowser(t *testing.T) {
 		t.Errorf("bob publishes before he is Information Officer")
 	}
 	ada.do("assign the Information Officer",
-		chromedp.SetValue("#assign-role", "information"),
-		chromedp.SetValue("#assign-user", "bob"),
-		ada.click("#assign"),
+		ada.fillAndClick([][2]string{{"#assign-role", "information"}, {"#assign-user", "bob"}}, "#assign"),
 		chromedp.WaitVisible(`.box[data-role="information"] .holder`),
 	)
 	if got := ada.text(`.box[data-role="information"] .holder`); got != "bob" {
@@ -313,9 +335,7 @@ func TestInTheBrowser(t *testing.T) {
 	eval[bool](ada, "mark the page", "window.notReloaded = true")
 	bob.waitFor("the publish form on bob's page", `document.getElementById("publish-form") !== null`)
 	bob.do("publish",
-		chromedp.SetValue("#publish-audience", "internal"),
-		chromedp.SendKeys("#publish-text", "One Finance laptop has ransomware; it is isolated."),
-		bob.click("#publish"),
+		bob.fillAndClick([][2]string{{"#publish-audience", "internal"}, {"#publish-text", "+One Finance laptop has ransomware; it is isolated."}}, "#publish"),
 		chromedp.WaitVisible(".comm-text"),
 	)
 	ada.waitFor("the statement on ada's page", `Array.from(document.querySelectorAll(".comm-text")).some(e => e.textContent.includes("it is isolated"))`)
@@ -337,9 +357,7 @@ func TestInTheBrowser(t *testing.T) {
 		t.Errorf("the briefing being typed was %q after the update, want it kept", got)
 	}
 	ada.do("offer command",
-		chromedp.SendKeys("#transfer-briefing", "reimage pending"),
-		chromedp.SetValue("#transfer-to", "bob"),
-		ada.click("#transfer"),
+		ada.fillAndClick([][2]string{{"#transfer-briefing", "+reimage pending"}, {"#transfer-to", "bob"}}, "#transfer"),
 		chromedp.WaitVisible("#offer-to"),
 	)
 	bob.waitFor("the offer on bob's page", `document.getElementById("accept") !== null`)
