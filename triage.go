@@ -102,6 +102,15 @@ type IngestResult struct {
 	Ignored bool
 }
 
+// Ingester stores alert events durably: it returns only once they are
+// committed, with one result per event, or an error when none was stored.
+// An error of kind EInvalid means the events can never be stored. Every way
+// in (HTTP, syslog, SMTP, exercises) stores through one: intake/ingest's
+// group-commit Ingester, wrapped by the dispatcher.
+type Ingester interface {
+	Ingest(ctx context.Context, source string, events []AlertEvent) ([]IngestResult, error)
+}
+
 // AlertStore keeps sources and alerts. It is implemented by both stores.
 type AlertStore interface {
 	// CreateSource stores a source. EConflict if the name is taken.

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -24,13 +23,8 @@ import (
 // final (Alertmanager and PagerDuty clients never retry them), 5xx answers
 // are worth retrying.
 
-// Ingester stores alert events durably: it returns only once they are
-// committed, with one result per event, or an error when none was stored.
-// An error of kind sitrep.EInvalid is the sender's fault. intake/ingest's
-// group-commit Ingester is one.
-type Ingester interface {
-	Ingest(ctx context.Context, source string, events []sitrep.AlertEvent) ([]sitrep.IngestResult, error)
-}
+// Ingester is sitrep.Ingester: what stores alert events durably.
+type Ingester = sitrep.Ingester
 
 // Why intake requests are refused: the values of the reason label of
 // sitrep_intake_refused_total. A fixed set, so that senders cannot mint

@@ -14,12 +14,8 @@ import (
 	"github.com/sitrep-ir/sitrep"
 )
 
-// Ingester stores alert events durably: it returns only once they are
-// committed, with one result per event. intake/ingest's group-commit
-// Ingester is one, and so is the Dispatcher.
-type Ingester interface {
-	Ingest(ctx context.Context, source string, events []sitrep.AlertEvent) ([]sitrep.IngestResult, error)
-}
+// Ingester is sitrep.Ingester: what stores alert events durably.
+type Ingester = sitrep.Ingester
 
 // Defaults of Options.
 const (

@@ -19,11 +19,8 @@ import (
 	"github.com/sitrep-ir/sitrep/plan"
 )
 
-// Ingester stores alert events durably, returning once they are committed:
-// the server's intake (the dispatcher wrapping the group-commit ingester).
-type Ingester interface {
-	Ingest(ctx context.Context, source string, events []sitrep.AlertEvent) ([]sitrep.IngestResult, error)
-}
+// Ingester is sitrep.Ingester: what stores alert events durably.
+type Ingester = sitrep.Ingester
 
 // Options configure a Runner.
 type Options struct {

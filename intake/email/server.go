@@ -41,13 +41,8 @@ import (
 // listener on a network that only senders of alerts reach (or behind a
 // relay that does TLS), and limit each source to its senders' ranges.
 
-// Ingester stores alert events durably: it returns only once they are
-// committed, or an error when none was stored. An error of kind
-// sitrep.EInvalid means the events can never be stored. intake/ingest's
-// group-commit Ingester is one.
-type Ingester interface {
-	Ingest(ctx context.Context, source string, events []sitrep.AlertEvent) ([]sitrep.IngestResult, error)
-}
+// Ingester is sitrep.Ingester: what stores alert events durably.
+type Ingester = sitrep.Ingester
 
 // Defaults of ServerConfig.
 const (

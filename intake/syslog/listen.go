@@ -54,13 +54,8 @@ import (
 // batch is tried again, with the connection held, until it is stored or the
 // listener is closed.
 
-// Ingester stores alert events durably: it returns only once they are
-// committed, or an error when none was stored. An error of kind
-// sitrep.EInvalid means the events can never be stored. intake/ingest's
-// group-commit Ingester is one.
-type Ingester interface {
-	Ingest(ctx context.Context, source string, events []sitrep.AlertEvent) ([]sitrep.IngestResult, error)
-}
+// Ingester is sitrep.Ingester: what stores alert events durably.
+type Ingester = sitrep.Ingester
 
 // Defaults of Config.
 const (
