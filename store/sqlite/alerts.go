@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -23,49 +22,64 @@ const (
 	qInsertSource = `INSERT INTO sources (name, kind, key_hash, allow, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?)`
 	qDeleteSource = `DELETE FROM sources WHERE name = ?`
 	qAckAlert     = `UPDATE alerts SET status = 'acknowledged'
-		WHERE source = ? AND dedup_key = ? AND status <> 'resolved' RETURNING id`
+		WHERE id = ? AND source = ? AND dedup_key = ? AND status <> 'resolved'`
 	qResolveAlert = `UPDATE alerts SET status = 'resolved', resolved_at = ?
-		WHERE source = ? AND dedup_key = ? AND status <> 'resolved' RETURNING id`
+		WHERE id = ? AND source = ? AND dedup_key = ? AND status <> 'resolved'`
 	qSetTriage = `UPDATE alerts SET triage = ?, incident_id = ? WHERE id = ? AND (? = '' OR triage = ?)`
 )
 
-// upsertAlerts returns the statement that opens n alerts or counts on the
-// open ones with the same keys, in one statement (the keys must differ).
-// The conflict target repeats the WHERE of the partial unique index
-// alerts_open_key, so resolved alerts never conflict. An open alert's count
-// is at least 1, so a returned count equals the inserted one only when the
-// row is new.
-func upsertAlerts(n int) string {
+// insertAlerts returns the statement that opens n new alerts, each with the
+// ID the store gave it (see openKeys).
+func insertAlerts(n int) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO alerts (source, dedup_key, status, triage, severity, summary, labels, count, first_seen, last_seen, samples) VALUES `)
+	b.WriteString(`INSERT INTO alerts (id, source, dedup_key, status, triage, severity, summary, labels, count, first_seen, last_seen, samples) VALUES `)
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(`(?, ?, 'firing', 'pending', ?, ?, ?, ?, ?, ?, ?)`)
+		b.WriteString(`(?, ?, ?, 'firing', 'pending', ?, ?, ?, ?, ?, ?, ?)`)
 	}
-	b.WriteString(`
-		ON CONFLICT (source, dedup_key) WHERE status <> 'resolved' DO UPDATE SET
-			count = alerts.count + excluded.count,
-			last_seen = max(alerts.last_seen, excluded.last_seen),
-			severity = CASE WHEN excluded.severity = 0 THEN alerts.severity
-				WHEN alerts.severity = 0 THEN excluded.severity
-				ELSE min(alerts.severity, excluded.severity) END,
-			samples = CASE WHEN excluded.samples = '[]' THEN alerts.samples
-				ELSE ` + samplesFunc + `(alerts.samples, excluded.samples) END
-		RETURNING source, dedup_key, id, count`)
 	return b.String()
 }
 
-// upsertSizes are the row counts of the prepared upsert statements, largest
-// first: a batch's new keys go in as few statements as these make (at most
-// one of each size below 128). One statement of many rows costs far less
-// than as many statements of one (each statement opens and closes a cursor
-// on the table and each index).
-var upsertSizes = []int{128, 64, 32, 16, 8, 4, 2, 1}
+// countAlerts returns the statement that counts triggers on n open alerts,
+// named by ID, and returns the keys it counted. A row counts only if its
+// source and key are the trigger's: the ID came from a hash of them, and
+// several triggers may name one ID.
+func countAlerts(n int) string {
+	var b strings.Builder
+	b.WriteString(`WITH v (id, source, dedup_key, severity, count, last_seen, samples) AS (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(?, ?, ?, ?, ?, ?, ?)`)
+	}
+	b.WriteString(`)
+		UPDATE alerts SET
+			count = alerts.count + v.count,
+			last_seen = max(alerts.last_seen, v.last_seen),
+			severity = CASE WHEN v.severity = 0 THEN alerts.severity
+				WHEN alerts.severity = 0 THEN v.severity
+				ELSE min(alerts.severity, v.severity) END,
+			samples = CASE WHEN v.samples = '[]' THEN alerts.samples
+				ELSE ` + samplesFunc + `(alerts.samples, v.samples) END
+		FROM v
+		WHERE alerts.id = v.id AND alerts.source = v.source AND alerts.dedup_key = v.dedup_key
+			AND alerts.status <> 'resolved'
+		RETURNING alerts.source, alerts.dedup_key`)
+	return b.String()
+}
 
-// qUpsertAlerts holds the upsert statement of each of upsertSizes.
-var qUpsertAlerts = map[int]string{}
+// rowSizes are the row counts of the prepared insert and count statements,
+// largest first: a batch's writes go in as few statements as these make (at
+// most one of each size below 128). One statement of many rows costs far
+// less than as many statements of one (each statement opens and closes a
+// cursor on the table and each index).
+var rowSizes = []int{128, 64, 32, 16, 8, 4, 2, 1}
+
+// qInsertAlerts and qCountAlerts hold the statements of each of rowSizes.
+var qInsertAlerts, qCountAlerts = map[int]string{}, map[int]string{}
 
 // samplesFunc is the SQL function that merges an open alert's samples with
 // a batch's, in Go (sitrep.MergeAlertSamples), so that both follow one rule.
@@ -73,9 +87,9 @@ const samplesFunc = "sitrep_alert_samples"
 
 func init() {
 	writeQueries = append(writeQueries, qInsertSource, qDeleteSource, qAckAlert, qResolveAlert, qSetTriage)
-	for _, n := range upsertSizes {
-		qUpsertAlerts[n] = upsertAlerts(n)
-		writeQueries = append(writeQueries, qUpsertAlerts[n])
+	for _, n := range rowSizes {
+		qInsertAlerts[n], qCountAlerts[n] = insertAlerts(n), countAlerts(n)
+		writeQueries = append(writeQueries, qInsertAlerts[n], qCountAlerts[n])
 	}
 	// The driver adds the function to every connection it opens.
 	if err := sqlite.RegisterDeterministicScalarFunction(samplesFunc, 2, sqlMergeSamples); err != nil {
@@ -177,10 +191,11 @@ func scanSource(row scanner) (*sitrep.Source, error) {
 }
 
 // IngestAlerts stores a batch of events in one transaction. Triggers of one
-// key are collapsed into one upsert first (see sitrep.PlanIngest), so that a
-// storm costs one row write per batch, not one per event, and the upserts
-// of different keys go in statements of many rows. The one write
-// connection makes the transaction the only writer, so its reads and
+// key are collapsed into one write first (see sitrep.PlanIngest), so that a
+// storm costs one row write per batch, not one per event; the index of open
+// keys (see openKeys) tells which keys are new, and the inserts of new
+// alerts and the counts on open ones go in statements of many rows. The one
+// write connection makes the transaction the only writer, so its reads and
 // writes of a key cannot interleave with another's.
 func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitrep.IngestResult, error) {
 	plan, err := sitrep.PlanIngest(batch)
@@ -190,121 +205,161 @@ func (s *Store) IngestAlerts(ctx context.Context, batch []sitrep.Ingest) ([]sitr
 	if len(plan.Ops) == 0 {
 		return plan.Results(), nil
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("ingest %d alert events: begin: %w", len(batch), err)
-	}
-	defer tx.Rollback()
-	w := &ingestWriter{s: s, tx: tx, inRows: map[opKey]bool{}}
-	for _, op := range plan.Ops {
-		if op.Action == sitrep.ActionTrigger {
-			err = w.upsert(ctx, op)
-		} else {
-			err = w.change(ctx, op)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("ingest %d alert events: %w", len(batch), err)
-		}
-	}
-	if err := w.flush(ctx); err != nil {
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if err := s.ingest(ctx, plan.Ops); err != nil {
+		// What the index learnt may not be what the file kept.
+		s.keys.valid = false
 		return nil, fmt.Errorf("ingest %d alert events: %w", len(batch), err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("ingest %d alert events: commit: %w", len(batch), err)
 	}
 	return plan.Results(), nil
 }
 
-type opKey struct{ source, key string }
-
-// ingestWriter runs a batch's writes in its transaction. Triggers wait in
-// rows until a statement of many rows takes them; a key already waiting, or
-// an acknowledge or resolve, writes what waits first, so that each key's
-// writes keep their order.
-type ingestWriter struct {
-	s      *Store
-	tx     *sql.Tx
-	rows   []*sitrep.IngestOp
-	inRows map[opKey]bool
-	args   []any
+func (s *Store) ingest(ctx context.Context, ops []*sitrep.IngestOp) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := s.keys.check(ctx, s.ws, tx); err != nil {
+		return err
+	}
+	w := &ingestWriter{s: s, tx: tx, keys: s.keys, waiting: map[opKey]bool{}}
+	for _, op := range ops {
+		if op.Action == sitrep.ActionTrigger {
+			err = w.trigger(ctx, op)
+		} else {
+			err = w.change(ctx, op)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := w.flush(ctx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }
 
-func (w *ingestWriter) upsert(ctx context.Context, op *sitrep.IngestOp) error {
+type opKey struct{ source, key string }
+
+// ingestWriter runs a batch's writes in its transaction. Triggers wait
+// until a statement of many rows takes them: those of new keys to be
+// inserted, those of open keys to be counted. A key already waiting, or an
+// acknowledge or resolve, writes what waits first, so that each key's writes
+// keep their order.
+type ingestWriter struct {
+	s               *Store
+	tx              *sql.Tx
+	keys            *openKeys
+	inserts, counts []*sitrep.IngestOp
+	waiting         map[opKey]bool
+	args            []any
+}
+
+func (w *ingestWriter) trigger(ctx context.Context, op *sitrep.IngestOp) error {
 	k := opKey{op.Source, op.Key}
-	if w.inRows[k] {
+	if w.waiting[k] {
 		if err := w.flush(ctx); err != nil {
 			return err
 		}
 	}
-	w.rows = append(w.rows, op)
-	w.inRows[k] = true
-	if len(w.rows) == upsertSizes[0] {
+	w.waiting[k] = true
+	if id := w.keys.get(k); id != 0 {
+		op.AlertID = id
+		w.counts = append(w.counts, op)
+	} else {
+		w.open(k, op)
+	}
+	if len(w.inserts) == rowSizes[0] || len(w.counts) == rowSizes[0] {
 		return w.flush(ctx)
 	}
 	return nil
 }
 
-// flush upserts the waiting rows.
+// open makes op a new alert of key k, which is not open.
+func (w *ingestWriter) open(k opKey, op *sitrep.IngestOp) {
+	op.AlertID, op.Inserted = w.keys.next, true
+	w.keys.next++
+	w.keys.add(k, op.AlertID)
+	w.inserts = append(w.inserts, op)
+}
+
+// flush writes the waiting triggers: counts first, since a count whose ID
+// was another key's (the hashes of two keys met) makes a new alert.
 func (w *ingestWriter) flush(ctx context.Context) error {
-	rows := w.rows
-	for len(rows) > 0 {
-		n := upsertSizes[len(upsertSizes)-1]
-		for _, size := range upsertSizes {
-			if size <= len(rows) {
-				n = size
-				break
-			}
-		}
-		if err := w.upsertRows(ctx, rows[:n]); err != nil {
+	for counts := w.counts; len(counts) > 0; {
+		n := rowsFor(len(counts))
+		if err := w.countRows(ctx, counts[:n]); err != nil {
 			return err
 		}
-		rows = rows[n:]
+		counts = counts[n:]
 	}
-	w.rows = w.rows[:0]
-	clear(w.inRows)
+	w.counts = w.counts[:0]
+	for inserts := w.inserts; len(inserts) > 0; {
+		n := rowsFor(len(inserts))
+		if err := w.insertRows(ctx, inserts[:n]); err != nil {
+			return err
+		}
+		inserts = inserts[n:]
+	}
+	w.inserts = w.inserts[:0]
+	clear(w.waiting)
 	return nil
 }
 
-// upsertRows runs the upsert statement of len(ops) rows.
-func (w *ingestWriter) upsertRows(ctx context.Context, ops []*sitrep.IngestOp) error {
-	st, err := w.s.ws.get(ctx, qUpsertAlerts[len(ops)])
-	if err != nil {
-		return err
+// rowsFor returns the largest of rowSizes not above n.
+func rowsFor(n int) int {
+	for _, size := range rowSizes {
+		if size <= n {
+			return size
+		}
 	}
+	return 1
+}
+
+func (w *ingestWriter) insertRows(ctx context.Context, ops []*sitrep.IngestOp) error {
 	w.args = w.args[:0]
 	for _, op := range ops {
-		w.args = append(w.args, op.Source, op.Key, op.Severity, op.Summary, op.Labels, op.Count,
+		w.args = append(w.args, op.AlertID, op.Source, op.Key, op.Severity, op.Summary, op.Labels, op.Count,
 			op.First.UnixMicro(), op.Last.UnixMicro(), op.Samples)
 	}
-	rows, err := w.tx.StmtContext(ctx, st).QueryContext(ctx, w.args...)
+	if _, err := w.s.ws.exec(ctx, w.tx, qInsertAlerts[len(ops)], w.args...); err != nil {
+		return fmt.Errorf("insert %d alerts: %w", len(ops), err)
+	}
+	return nil
+}
+
+// countRows counts the triggers of ops on their open alerts. An op whose
+// alert was not its key's opens a new alert, inserted with the others.
+func (w *ingestWriter) countRows(ctx context.Context, ops []*sitrep.IngestOp) error {
+	w.args = w.args[:0]
+	for _, op := range ops {
+		w.args = append(w.args, op.AlertID, op.Source, op.Key, op.Severity, op.Count, op.Last.UnixMicro(), op.Samples)
+	}
+	rows, err := w.s.ws.query(ctx, w.tx, qCountAlerts[len(ops)], w.args...)
 	if err != nil {
-		return fmt.Errorf("upsert %d alerts: %w", len(ops), err)
+		return fmt.Errorf("count on %d alerts: %w", len(ops), err)
 	}
 	defer rows.Close()
-	// SQLite returns the rows of an INSERT in the order of its VALUES,
-	// but does not promise it: each row is matched by its key.
-	n := 0
-	for ; rows.Next(); n++ {
-		var source, key string
-		var id, count int64
-		if err := rows.Scan(&source, &key, &id, &count); err != nil {
-			return fmt.Errorf("upsert %d alerts: %w", len(ops), err)
+	counted := make(map[opKey]bool, len(ops))
+	for rows.Next() {
+		var k opKey
+		if err := rows.Scan(&k.source, &k.key); err != nil {
+			return fmt.Errorf("count on %d alerts: %w", len(ops), err)
 		}
-		op := ops[min(n, len(ops)-1)]
-		if op.Source != source || op.Key != key {
-			i := slices.IndexFunc(ops, func(o *sitrep.IngestOp) bool { return o.Source == source && o.Key == key })
-			if i < 0 {
-				return fmt.Errorf("upsert %d alerts: a returned row has key %s/%.40q, which was not written", len(ops), source, key)
-			}
-			op = ops[i]
-		}
-		op.AlertID, op.Inserted = id, count == op.Count
+		counted[k] = true
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("upsert %d alerts: %w", len(ops), err)
+		return fmt.Errorf("count on %d alerts: %w", len(ops), err)
 	}
-	if n != len(ops) {
-		return fmt.Errorf("upsert %d alerts: %d rows returned", len(ops), n)
+	for _, op := range ops {
+		if k := (opKey{op.Source, op.Key}); !counted[k] {
+			w.open(k, op)
+		}
 	}
 	return nil
 }
@@ -315,22 +370,32 @@ func (w *ingestWriter) change(ctx context.Context, op *sitrep.IngestOp) error {
 	if err := w.flush(ctx); err != nil {
 		return err
 	}
-	q, args := qAckAlert, []any{op.Source, op.Key}
-	if op.Action == sitrep.ActionResolve {
-		q, args = qResolveAlert, []any{op.Last.UnixMicro(), op.Source, op.Key}
-	}
-	st, err := w.s.ws.get(ctx, q)
-	if err != nil {
-		return err
-	}
-	var id int64
-	switch err := w.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...).Scan(&id); {
-	case errors.Is(err, sql.ErrNoRows):
+	k := opKey{op.Source, op.Key}
+	id := w.keys.get(k)
+	if id == 0 {
 		op.Ignored = true
-	case err != nil:
+		return nil
+	}
+	q, args := qAckAlert, []any{id, op.Source, op.Key}
+	if op.Action == sitrep.ActionResolve {
+		q, args = qResolveAlert, []any{op.Last.UnixMicro(), id, op.Source, op.Key}
+	}
+	res, err := w.s.ws.exec(ctx, w.tx, q, args...)
+	if err != nil {
 		return fmt.Errorf("%s %s/%.40q: %w", op.Action, op.Source, op.Key, err)
-	default:
-		op.AlertID = id
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s %s/%.40q: %w", op.Action, op.Source, op.Key, err)
+	}
+	if n == 0 {
+		// The ID was another key's, whose hash is the same.
+		op.Ignored = true
+		return nil
+	}
+	op.AlertID = id
+	if op.Action == sitrep.ActionResolve {
+		w.keys.remove(k, id)
 	}
 	return nil
 }

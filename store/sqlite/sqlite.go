@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -47,6 +48,11 @@ type Store struct {
 	ws, rs *stmts  // prepared statements of w and r
 	path   string
 	logger *slog.Logger
+
+	// keysMu guards keys, the index of open alerts' keys, which only
+	// IngestAlerts uses (see openKeys).
+	keysMu sync.Mutex
+	keys   *openKeys
 }
 
 var _ sitrep.Store = (*Store)(nil)
@@ -65,7 +71,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		// bypass the settings below: both would silently break the store.
 		return nil, fmt.Errorf("open sqlite: %q is not a file path: give a path such as ./sitrep.db", path)
 	}
-	s := &Store{path: path, logger: logger.With("component", "store.sqlite")}
+	s := &Store{path: path, logger: logger.With("component", "store.sqlite"), keys: newOpenKeys()}
 
 	// synchronous=NORMAL in WAL mode syncs the WAL at checkpoints, not at
 	// every commit: a committed transaction survives a crash of the process
@@ -90,7 +96,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	// temp_store=MEMORY keeps statement journals in memory: every upsert
+	// temp_store=MEMORY keeps statement journals in memory: every insert
 	// of a multi-statement transaction opens one so that it can be undone
 	// alone, and in a temporary file that cost a system call per page (a
 	// fifth of the CPU of an intake batch). The write connection's page
