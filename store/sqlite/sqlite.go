@@ -25,8 +25,10 @@ var migrations embed.FS
 // the file before giving up with SQLITE_BUSY.
 const busyTimeoutMS = 10000
 
-// writeCacheKiB is the page cache of the write connection, in KiB.
-const writeCacheKiB = 32 << 10
+// writeCacheKiB is the page cache of the write connection, in KiB. Every
+// index of the alerts table grows at its end, so the pages a write goes
+// through are few; 32 MiB measured no faster, for 31 MB more resident.
+const writeCacheKiB = 16 << 10
 
 // walLimitBytes is the size a WAL file is truncated to after a checkpoint.
 const walLimitBytes = 16 << 20
