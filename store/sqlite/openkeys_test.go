@@ -221,3 +221,39 @@ func TestOpenKeysReopen(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkOpenKeysRebuild measures the rebuild of the index from the file,
+// as at the first write after the store opens, per open alert.
+func BenchmarkOpenKeysRebuild(b *testing.B) {
+	const open = 100_000
+	path := filepath.Join(b.TempDir(), "sitrep.db")
+	s, err := Open(b.Context(), path, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	at := time.Now()
+	for i := 0; i < open; i += 1000 {
+		batch := make([]sitrep.Ingest, 1000)
+		for j := range batch {
+			batch[j] = sitrep.Ingest{Source: "src", ReceivedAt: at,
+				Event: sitrep.AlertEvent{Action: sitrep.ActionTrigger, DedupKey: fmt.Sprintf("%016x", rand.Uint64()), Summary: "alert"}}
+		}
+		if _, err := s.IngestAlerts(b.Context(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		s.keys.valid = false
+		tx, err := s.w.BeginTx(b.Context(), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.keys.check(b.Context(), s.ws, tx); err != nil {
+			b.Fatal(err)
+		}
+		tx.Rollback()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/open, "ns/key")
+}

@@ -122,6 +122,13 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*Store, error)
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	// The index of open alerts' keys is built now rather than at the first
+	// write, which would wait for it (about 4 µs an open alert).
+	if err := s.buildKeys(ctx); err != nil {
+		s.ws.close()
+		w.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
 
 	r, err := sql.Open("sqlite", dsn(path, "_pragma=query_only(1)"))
 	if err != nil {
