@@ -34,11 +34,26 @@ var now = time.Now
 // Trailing line ends and NUL bytes (what framing and some senders leave) are
 // not part of the message.
 func Parse(msg []byte) (sitrep.AlertEvent, error) {
+	return normalized(parse(msg))
+}
+
+// parse is Parse without the normalisation, which the listener does once
+// the sender's label is added.
+func parse(msg []byte) (sitrep.AlertEvent, error) {
 	msg = trimTrailer(msg)
 	if is5424(msg) {
-		return Parse5424(msg)
+		return parse5424(msg)
 	}
-	return Parse3164(msg)
+	return parse3164(msg)
+}
+
+// normalized normalises the event of a parse that succeeded.
+func normalized(ev sitrep.AlertEvent, err error) (sitrep.AlertEvent, error) {
+	if err != nil {
+		return sitrep.AlertEvent{}, err
+	}
+	ev.Normalize()
+	return ev, nil
 }
 
 // is5424 reports whether msg starts "<PRI>VERSION SP", VERSION being 1–3
@@ -63,13 +78,27 @@ func is5424(msg []byte) bool {
 // The parser runs in best-effort mode, but a message whose text could not be
 // read is refused: an alert needs something to say.
 func Parse5424(msg []byte) (sitrep.AlertEvent, error) {
-	msg = trimTrailer(msg)
+	return normalized(parse5424(trimTrailer(msg)))
+}
+
+// parse5424 parses a trimmed RFC 5424 message: a plain one on the fast
+// path, the rest with go-syslog's machine.
+func parse5424(msg []byte) (sitrep.AlertEvent, error) {
 	if len(msg) == 0 {
 		return sitrep.AlertEvent{}, sitrep.Invalid("", "empty syslog message")
 	}
 	if err := checkPRI(msg); err != nil {
 		return sitrep.AlertEvent{}, err
 	}
+	if ev, ok := parse5424Fast(msg); ok {
+		return finish(ev)
+	}
+	return parse5424Machine(msg)
+}
+
+// parse5424Machine parses a trimmed RFC 5424 message with a valid priority
+// with go-syslog's machine.
+func parse5424Machine(msg []byte) (sitrep.AlertEvent, error) {
 	m, err := rfc5424.NewMachine(rfc5424.WithBestEffort()).Parse(msg)
 	sm, _ := m.(*rfc5424.SyslogMessage)
 	if sm == nil || (err != nil && sm.Message == nil) {
@@ -96,7 +125,11 @@ func Parse5424(msg []byte) (sitrep.AlertEvent, error) {
 // with a valid priority but no readable timestamp and header is kept whole as
 // the text rather than refused.
 func Parse3164(msg []byte) (sitrep.AlertEvent, error) {
-	msg = trimTrailer(msg)
+	return normalized(parse3164(trimTrailer(msg)))
+}
+
+// parse3164 parses a trimmed RFC 3164 message.
+func parse3164(msg []byte) (sitrep.AlertEvent, error) {
 	if len(msg) == 0 {
 		return sitrep.AlertEvent{}, sitrep.Invalid("", "empty syslog message")
 	}
@@ -181,12 +214,11 @@ func event(b *gosyslog.Base, raw []byte) sitrep.AlertEvent {
 	return ev
 }
 
-// finish refuses an event with nothing to say and normalises the rest.
+// finish refuses an event with nothing to say.
 func finish(ev sitrep.AlertEvent) (sitrep.AlertEvent, error) {
 	if strings.TrimSpace(ev.Summary) == "" {
 		return sitrep.AlertEvent{}, sitrep.Invalid("msg", "syslog message has no text")
 	}
-	ev.Normalize()
 	return ev, nil
 }
 
@@ -207,8 +239,14 @@ func severity(s uint8) int {
 // dedupKey makes repetitions of one line from one program on one host one
 // alert.
 func dedupKey(host, app, msg string) string {
-	h := sha256.Sum256([]byte(host + "\x00" + app + "\x00" + msg))
-	return "syslog-" + hex.EncodeToString(h[:16])
+	var buf [512]byte // most messages: the hash's input on the stack
+	in := append(append(append(append(append(buf[:0], host...), 0), app...), 0), msg...)
+	h := sha256.Sum256(in)
+	const prefix = "syslog-"
+	var key [len(prefix) + 32]byte
+	copy(key[:], prefix)
+	hex.Encode(key[len(prefix):], h[:16])
+	return string(key[:])
 }
 
 // parseError is the error for a message the library could not read.
