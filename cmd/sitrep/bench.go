@@ -348,6 +348,8 @@ func errorKind(err error, status int) string {
 		return "timeout"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "connection closed"
+	case errors.Is(err, errBadAnswer):
+		return "malformed answer"
 	}
 	var op *net.OpError
 	if errors.As(err, &op) {

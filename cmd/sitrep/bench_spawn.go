@@ -403,6 +403,11 @@ func (c *cli) printBench(r *benchReport) error {
 		c.printf("  %-18s peak %s (VmHWM %s), at the end %s\n", "server memory", kib(r.Server.RSSMaxKB), kib(r.Server.HWMKB), kib(r.Server.RSSEndKB))
 		c.printf("  %-18s %.1f s, %.1f µs per alert\n", "server CPU", r.Server.CPUSeconds, r.Server.CPUMicrosPerAlert)
 	}
+	per := "request"
+	if r.Path == benchSyslogTCP || r.Path == benchSyslogUDP {
+		per = "message"
+	}
+	c.printf("  %-18s %.1f s, %.1f µs per %s\n", "load tool CPU", r.Tool.CPUSeconds, r.Tool.CPUMicrosPerRequest, per)
 	if r.DB.Store != "" && (r.DB.AfterBytes > 0 || r.DB.BeforeBytes > 0) {
 		c.printf("  %-18s %s → %s (%+.1f MB)", "database", mb(r.DB.BeforeBytes), mb(r.DB.AfterBytes), float64(r.DB.GrowthBytes)/1e6)
 		if r.DB.AfterStopBytes > 0 {
