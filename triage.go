@@ -373,16 +373,26 @@ func (s *Service) AttachAlertTo(ctx context.Context, actor *User, alertID int64,
 	return inc, entries, nil
 }
 
-// SuppressAlert takes an alert off the triage desk as not mattering.
+// SuppressAlert takes an alert off the triage desk as not mattering. It
+// does not read the alert first: the store's conditional write is the
+// check, and answers ENotFound for no such alert and EConflict for one
+// taken off the desk already. Dispatch suppresses alerts the intake has
+// just opened this way, without reading them at all.
 func (s *Service) SuppressAlert(ctx context.Context, actor *User, alertID int64) error {
 	if err := requireWriter(actor, "alert suppress"); err != nil {
 		return err
 	}
-	as, al, err := s.alert(ctx, alertID)
+	as, err := s.alerts()
 	if err != nil {
 		return err
 	}
-	return claim(ctx, as, al, TriageSuppressed, "", "alert suppress")
+	if err := as.SetTriage(ctx, alertID, TriagePending, TriageSuppressed, ""); err != nil {
+		if ErrorKind(err) == ENotFound {
+			return err
+		}
+		return fmt.Errorf("alert suppress: %w", err)
+	}
+	return nil
 }
 
 func onIncident(al *Alert) string {

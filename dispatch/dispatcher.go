@@ -19,8 +19,9 @@ type Ingester = sitrep.Ingester
 
 // Defaults of Options.
 const (
-	DefaultQueueLen = 10000
-	DefaultInterval = 2 * time.Second
+	DefaultQueueLen   = 10000
+	DefaultQueueBytes = 32 << 20
+	DefaultInterval   = 2 * time.Second
 )
 
 // actionTimeout bounds the dispatch of one alert: a store that hangs must
@@ -47,7 +48,11 @@ type Options struct {
 	// When it is full a new alert stays pending on the triage desk, and is
 	// taken up by the next sweep.
 	QueueLen int
-	Logger   *slog.Logger
+	// QueueBytes bounds the memory of the queued alerts' text and labels
+	// (DefaultQueueBytes). Past it, new alerts are queued by ID alone and
+	// read from the store when their turn comes.
+	QueueBytes int64
+	Logger     *slog.Logger
 	// Registry, when set, receives the dispatcher's metrics.
 	Registry prometheus.Registerer
 }
@@ -57,7 +62,10 @@ type Options struct {
 // has, then hands the new alerts to one worker goroutine that matches each
 // against the rules and acts on it through the Service, as the dispatch
 // account (sitrep.DispatchUser). The sender's answer never waits for
-// dispatch. An alert dispatch cannot take up at once (the queue is full,
+// dispatch. A new alert is queued with what the intake holds of it (its
+// event, as the store keeps it: sitrep.OpenedAlert), so that matching
+// needs no read of the store; only declaring and attaching read the alert,
+// as they record it on the incident. An alert dispatch cannot take up at once (the queue is full,
 // the server stops) stays pending on the triage desk, where nothing is
 // lost: the worker sweeps the desk when it starts and after the queue
 // overflowed.
@@ -72,6 +80,10 @@ type Dispatcher struct {
 
 	rules atomic.Pointer[Rules]
 	queue chan item
+	// queuedBytes is what the alerts in the queue hold (AlertSize), up to
+	// maxBytes.
+	queuedBytes atomic.Int64
+	maxBytes    int64
 	// missed is set when the queue overflowed: the worker sweeps the
 	// desk once the queue is empty.
 	missed atomic.Bool
@@ -96,7 +108,11 @@ type Dispatcher struct {
 
 // item is an alert to dispatch, or (done set) a marker of Flush.
 type item struct {
-	id   int64
+	id int64
+	// al is the alert as the intake stored it, made from its event; nil:
+	// read it from the store.
+	al   *sitrep.Alert
+	size int64 // what al counts against the queue's bytes
 	done chan struct{}
 }
 
@@ -126,6 +142,9 @@ func newDispatcher(inner Ingester, svc *sitrep.Service, opts Options) (*Dispatch
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = DefaultQueueLen
 	}
+	if opts.QueueBytes <= 0 {
+		opts.QueueBytes = DefaultQueueBytes
+	}
 	if opts.Interval == 0 {
 		opts.Interval = DefaultInterval
 	}
@@ -137,6 +156,7 @@ func newDispatcher(inner Ingester, svc *sitrep.Service, opts Options) (*Dispatch
 		file:     opts.RulesFile,
 		interval: opts.Interval,
 		queue:    make(chan item, opts.QueueLen),
+		maxBytes: opts.QueueBytes,
 		groups:   map[string]string{},
 		kinds:    map[string]string{},
 	}
@@ -164,18 +184,95 @@ func (d *Dispatcher) Ingest(ctx context.Context, source string, events []sitrep.
 	if err != nil {
 		return results, err
 	}
-	for _, r := range results {
-		if r.New {
-			d.enqueue(r.AlertID)
+	if len(results) != len(events) {
+		// Not the Ingester's contract; dispatch reads what it cannot match.
+		for _, r := range results {
+			if r.New {
+				d.enqueue(item{id: r.AlertID})
+			}
 		}
+		return results, nil
 	}
+	d.enqueueOpened(source, events, results)
 	return results, nil
 }
 
-func (d *Dispatcher) enqueue(id int64) {
+// enqueueOpened queues the alerts the events opened, each made from the
+// event that opened it as the store kept it. The other events of the call
+// that counted on one of them are applied as the store applied them: a
+// worse severity, an acknowledge, a resolve. Events of other calls stored
+// in the same commit or later are not: the alert is matched as this call
+// saw it stored, as it would have been read back had dispatch been quick.
+func (d *Dispatcher) enqueueOpened(source string, events []sitrep.AlertEvent, results []sitrep.IngestResult) {
+	opened, repeats := 0, false
+	for _, r := range results {
+		switch {
+		case r.New:
+			opened++
+		case !r.Ignored:
+			repeats = true
+		}
+	}
+	if opened == 0 {
+		return
+	}
+	withEvent := d.rules.Load().Len() > 0 // without rules the worker looks at nothing
+	items := make([]item, 0, opened)
+	var byID map[int64]*sitrep.Alert // the call's new alerts, when it counted on some
+	if withEvent && repeats {
+		byID = make(map[int64]*sitrep.Alert, opened)
+	}
+	for i, r := range results {
+		switch {
+		case r.New:
+			it := item{id: r.AlertID}
+			if withEvent {
+				it.al = sitrep.OpenedAlert(r.AlertID, source, events[i])
+				if byID != nil {
+					byID[r.AlertID] = it.al
+				}
+			}
+			items = append(items, it)
+		case byID != nil && !r.Ignored:
+			al := byID[r.AlertID]
+			if al == nil {
+				continue
+			}
+			switch events[i].Action {
+			case sitrep.ActionResolve:
+				al.Status = sitrep.AlertResolved
+			case sitrep.ActionAcknowledge:
+				if al.Status == sitrep.AlertFiring {
+					al.Status = sitrep.AlertAcknowledged
+				}
+			default: // a trigger: Normalize keeps only severities 1–MaxSeverity
+				if sev := events[i].Severity; sev > 0 && sev <= sitrep.MaxSeverity {
+					al.Severity = sitrep.WorsenSeverity(al.Severity, sev)
+				}
+			}
+		}
+	}
+	for _, it := range items {
+		d.enqueue(it)
+	}
+}
+
+// enqueue queues an alert for the worker. Past the queue's bound of bytes
+// the alert goes by its ID alone; past its length, not at all: the sweep
+// that follows takes it up from the desk.
+func (d *Dispatcher) enqueue(it item) {
+	if it.al != nil {
+		it.size = sitrep.AlertSize(it.al)
+		if d.queuedBytes.Add(it.size) > d.maxBytes {
+			d.queuedBytes.Add(-it.size)
+			it.al, it.size = nil, 0
+			d.m.unread.Inc()
+		}
+	}
 	select {
-	case d.queue <- item{id: id}:
+	case d.queue <- it:
 	default:
+		d.queuedBytes.Add(-it.size)
 		d.m.dropped.Inc()
 		d.missed.Store(true)
 	}
@@ -236,10 +333,11 @@ func (d *Dispatcher) run() {
 		case <-d.ctx.Done():
 			return
 		case it := <-d.queue:
+			d.queuedBytes.Add(-it.size)
 			if it.done != nil {
 				close(it.done)
 			} else {
-				d.dispatch(it.id)
+				d.dispatch(it)
 			}
 		}
 		if len(d.queue) == 0 && d.missed.Swap(false) {
@@ -268,7 +366,7 @@ func (d *Dispatcher) sweep() {
 		if d.ctx.Err() != nil {
 			return
 		}
-		d.dispatch(pending[i].ID)
+		d.dispatch(item{id: pending[i].ID, al: pending[i]})
 	}
 }
 
@@ -305,10 +403,11 @@ var errTaken = errors.New("the alert was taken off the triage desk meanwhile")
 
 // dispatch decides one alert. Close lets it finish: a declaration cut off
 // between its steps would leave an incident without its alert.
-func (d *Dispatcher) dispatch(id int64) {
+func (d *Dispatcher) dispatch(it item) {
+	id := it.id
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), actionTimeout)
 	defer cancel()
-	dec, err := d.decide(ctx, id)
+	dec, err := d.decide(ctx, it)
 	switch {
 	case errors.Is(err, errTaken):
 		d.log.Debug("dispatch: alert already triaged", "alert", id)
@@ -339,15 +438,24 @@ type decision struct {
 	why      string
 }
 
-func (d *Dispatcher) decide(ctx context.Context, id int64) (decision, error) {
-	if d.rules.Load().Len() == 0 {
-		// Without rules every alert is held: reading it first was most of
-		// the CPU of the intake.
+// decide matches the alert against the rules and acts. The alert is the
+// item's, as the intake stored it or as the sweep listed it, and read from
+// the store only when the item has none: reading each new alert back was
+// most of the CPU of the intake. Its triage on the item may be out of date
+// by now; the store's conditional writes of the actions are what decide
+// whether dispatch still may take it off the desk.
+func (d *Dispatcher) decide(ctx context.Context, it item) (decision, error) {
+	rules := d.rules.Load()
+	if rules.Len() == 0 {
+		// Without rules every alert is held.
 		return decision{action: ActionHold, why: "no rules"}, nil
 	}
-	al, err := d.alerts.Alert(ctx, id)
-	if err != nil {
-		return decision{}, fmt.Errorf("load alert %d: %w", id, err)
+	al := it.al
+	if al == nil {
+		var err error
+		if al, err = d.alerts.Alert(ctx, it.id); err != nil {
+			return decision{}, fmt.Errorf("load alert %d: %w", it.id, err)
+		}
 	}
 	if al.Triage != sitrep.TriagePending {
 		return decision{}, errTaken
@@ -355,7 +463,7 @@ func (d *Dispatcher) decide(ctx context.Context, id int64) (decision, error) {
 	if al.Status == sitrep.AlertResolved {
 		return decision{action: ActionHold, why: "resolved before dispatch"}, nil
 	}
-	rule := d.rules.Load().Match(al, d.sourceKind(ctx, al.Source))
+	rule := rules.Match(al, d.sourceKind(ctx, al.Source))
 	if rule == nil {
 		return decision{action: ActionHold, why: "no rule matches"}, nil
 	}
@@ -524,6 +632,7 @@ func (d *Dispatcher) sourceKind(ctx context.Context, name string) string {
 type metrics struct {
 	decisions *prometheus.CounterVec
 	dropped   prometheus.Counter
+	unread    prometheus.Counter
 	reloadErr prometheus.Counter
 	reloads   prometheus.Counter
 	rules     prometheus.Gauge
@@ -538,6 +647,10 @@ func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sitrep_dispatch_queue_dropped_total",
 			Help: "New alerts left pending on the triage desk because the dispatch queue was full; the next sweep takes them up.",
+		}),
+		unread: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitrep_dispatch_queue_by_id_total",
+			Help: "New alerts queued by ID alone, to be read from the store, because the queued alerts held the queue's bound of bytes.",
 		}),
 		reloadErr: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sitrep_dispatch_reload_errors_total",
@@ -557,7 +670,7 @@ func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
 			Name: "sitrep_dispatch_queue_length",
 			Help: "New alerts waiting for dispatch.",
 		}, func() float64 { return float64(len(d.queue)) })
-		for _, c := range []prometheus.Collector{m.decisions, m.dropped, m.reloadErr, m.reloads, m.rules, queued} {
+		for _, c := range []prometheus.Collector{m.decisions, m.dropped, m.unread, m.reloadErr, m.reloads, m.rules, queued} {
 			if err := reg.Register(c); err != nil {
 				d.log.Warn("register a dispatch metric", "err", err)
 			}
