@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -49,10 +50,15 @@ import (
 // instead the listeners read no further ahead of the store than a bounded
 // number of messages. A TCP connection stops being read while two batches
 // wait for the store, which pushes back on the sender through TCP's flow
-// control; a UDP socket stops being read the same way, and the kernel's
-// receive buffer (8 MiB asked for) absorbs bursts. When the store fails, a
-// batch is tried again, with the connection held, until it is stored or the
-// listener is closed.
+// control; every message read from it is stored before the connection's
+// goroutine ends. UDP has no way to push back, so its readers (several, on
+// one socket) never wait for the store: they queue up to 16 batches, and a
+// datagram that finds the queue full is dropped and counted
+// (sitrep_syslog_udp_dropped_total{where="queue"}), as the kernel's drops
+// are when its receive buffer (8 MiB asked for) is full ({where="kernel"}).
+// When the store fails, a batch is tried again, with the connection held,
+// until it is stored or the listener is closed; what Close gives up on is
+// counted as not stored.
 
 // Ingester is sitrep.Ingester: what stores alert events durably.
 type Ingester = sitrep.Ingester
@@ -268,8 +274,24 @@ func (s *Server) ListenUDP(addr string) error {
 	case got > 0:
 		s.log.Debug("syslog udp: receive buffer", "bytes", got)
 	}
-	go s.readUDP(c)
+	b := newBatcher(s, "udp")
+	var readers sync.WaitGroup
+	for range udpReaders() {
+		readers.Go(func() { s.readUDP(c, b) })
+	}
+	go func() {
+		readers.Wait()
+		s.parkWG.Wait() // what is parked goes to b before it closes
+		b.close()
+		close(s.udpDone)
+	}()
 	return nil
+}
+
+// udpReaders is how many goroutines read the UDP socket: while one parses,
+// another reads, and none waits for the store.
+func udpReaders() int {
+	return min(max(runtime.GOMAXPROCS(0), 2), 8)
 }
 
 // UDPAddr is the address the UDP listener is bound to, or nil.
@@ -282,14 +304,9 @@ func (s *Server) UDPAddr() net.Addr {
 	return s.udp.LocalAddr()
 }
 
-// readUDP reads datagrams until Close.
-func (s *Server) readUDP(c *net.UDPConn) {
-	defer close(s.udpDone)
-	b := newBatcher(s, "udp")
-	defer func() {
-		s.parkWG.Wait() // what is parked goes to b before it closes
-		b.close()
-	}()
+// readUDP reads datagrams until Close and queues them for b, never waiting
+// for the store: when b is full, the datagram is dropped and counted.
+func (s *Server) readUDP(c *net.UDPConn, b *batcher) {
 	buf := make([]byte, min(s.cfg.MaxMessage+1, 1<<16))
 	oob := make([]byte, 64)
 	for {
@@ -309,7 +326,19 @@ func (s *Server) readUDP(c *net.UDPConn) {
 			s.refuse("udp", reasonTooLarge, from.Addr(), "a datagram over the size limit", "limit", s.cfg.MaxMessage)
 			continue
 		}
-		s.take("udp", from.Addr(), buf[:n], b, true)
+		if it, ok := s.take("udp", from.Addr(), buf[:n], b, true); ok {
+			s.offer(b, it)
+		}
+	}
+}
+
+// offer queues a datagram's item, or counts it dropped when the queue is
+// full.
+func (s *Server) offer(b *batcher, it item) {
+	if !b.offer(it) {
+		s.m.droppedQueue.Inc()
+		s.limit.Log(slog.LevelWarn, "udp-queue", "syslog udp: datagrams dropped: the queue for the store is full",
+			"queued", b.room, "dropped_total", s.m.droppedQueueTotal.Add(1))
 	}
 }
 
@@ -320,11 +349,13 @@ func (s *Server) noteDrops(oob []byte) {
 		return
 	}
 	s.mu.Lock()
-	delta := total - s.udpDrop
-	s.udpDrop = total
+	delta := int32(total - s.udpDrop) // readers may report out of order
+	if delta > 0 {
+		s.udpDrop = total
+	}
 	s.mu.Unlock()
 	if delta > 0 {
-		s.m.dropped.Add(float64(delta))
+		s.m.droppedKernel.Add(float64(delta))
 		s.limit.Log(slog.LevelWarn, "udp-drop", "syslog udp: the kernel dropped datagrams: its receive buffer was full", "dropped", delta, "dropped_total", total)
 	}
 }
@@ -414,12 +445,26 @@ func (s *Server) serveTCP(conn net.Conn, from netip.Addr) {
 	}
 	b := newBatcher(s, "tcp")
 	defer b.close()
+	// Messages go to b a chunk at a time: when the chunk is full, and
+	// before a read that may wait for the sender.
+	chunk := make([]item, 0, min(tcpChunk, s.cfg.MaxBatch))
+	flush := func() {
+		b.addAll(chunk)
+		clear(chunk)
+		chunk = chunk[:0]
+	}
+	defer flush() // before b.close: what was read is stored
 	sc := NewScanner(&idleReader{s: s, conn: conn}, s.cfg.MaxMessage)
 	for {
 		msg, err := sc.Next()
 		switch {
 		case err == nil:
-			s.take("tcp", from, msg, b, false)
+			if it, ok := s.take("tcp", from, msg, nil, false); ok {
+				chunk = append(chunk, it)
+			}
+			if len(chunk) == cap(chunk) || sc.Buffered() == 0 {
+				flush()
+			}
 			continue
 		case errors.Is(err, ErrFrameTooLong):
 			s.refuse("tcp", reasonTooLarge, from, "a frame over the size limit, skipped", "err", err)
@@ -474,27 +519,28 @@ func addrOf(a net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
-// take turns one message from a sender into an event for the batch, or
-// refuses it. With park, a message from a sender no source claims waits
-// for the next reload of the sources (see park).
-func (s *Server) take(transport string, from netip.Addr, msg []byte, b *batcher, park bool) {
+// take turns one message from a sender into an item for the store, or
+// refuses it (ok false). With park, a message from a sender no source
+// claims waits for the next reload of the sources, then goes to b (see
+// park).
+func (s *Server) take(transport string, from netip.Addr, msg []byte, b *batcher, park bool) (it item, ok bool) {
 	if park || transport == "tcp" {
 		s.read.Add(1) // once per message: not again when it comes back from the park
 	}
 	src, ok := s.sources.lookup(s.storeCtx, from, false)
 	if !ok {
 		if park && s.park(from, msg, b) {
-			return
+			return item{}, false
 		}
 		s.refuse(transport, reasonNoSource, from, "no syslog source allows the sender: add one with sitrep source add NAME --kind syslog --allow CIDR")
-		return
+		return item{}, false
 	}
 	ev, format, err := readEvent(msg, from)
 	if err != nil {
 		s.refuse(transport, reasonBad, from, "a message with no text", "err", err)
-		return
+		return item{}, false
 	}
-	b.add(item{source: src, format: format, ev: ev})
+	return item{source: src, format: format, ev: ev}, true
 }
 
 // park keeps a datagram from a sender no source claims until the sources
@@ -533,7 +579,9 @@ func (s *Server) unpark(b *batcher) {
 	s.parked = nil
 	s.parkMu.Unlock()
 	for _, p := range parked {
-		s.take("udp", p.from, p.msg, b, false)
+		if it, ok := s.take("udp", p.from, p.msg, b, false); ok {
+			s.offer(b, it)
+		}
 	}
 }
 
@@ -554,11 +602,12 @@ const (
 // sender's address (label sender), which differs from host when a relay
 // forwards.
 func readEvent(msg []byte, sender netip.Addr) (sitrep.AlertEvent, string, error) {
+	msg = trimTrailer(msg)
 	format := format3164
-	if is5424(trimTrailer(msg)) {
+	if is5424(msg) {
 		format = format5424
 	}
-	ev, err := Parse(msg)
+	ev, err := parse(msg)
 	if e := sitrep.AsError(err); e != nil && e.Field == "msg" {
 		return sitrep.AlertEvent{}, "", err // syslog, but nothing to say
 	}
@@ -570,14 +619,14 @@ func readEvent(msg []byte, sender netip.Addr) (sitrep.AlertEvent, string, error)
 	}
 	if sender.IsValid() {
 		ev.Labels["sender"] = sender.String()
-		ev.Normalize()
 	}
+	ev.Normalize() // once, the sender's label in
 	return ev, format, nil
 }
 
 // rawEvent keeps a message that is no syslog as an alert: its text is the
 // summary, the sender is the host, and repetitions from one sender are one
-// alert.
+// alert. The event is not normalised yet.
 func rawEvent(msg []byte, sender netip.Addr) (sitrep.AlertEvent, error) {
 	body := text(strings.TrimSpace(string(trimTrailer(msg))))
 	if body == "" {
@@ -597,7 +646,6 @@ func rawEvent(msg []byte, sender netip.Addr) (sitrep.AlertEvent, error) {
 	if host != "" {
 		ev.Labels["host"] = host
 	}
-	ev.Normalize()
 	return ev, nil
 }
 
@@ -616,48 +664,117 @@ type item struct {
 	ev     sitrep.AlertEvent
 }
 
-// batcher hands the messages one reader reads to the store in batches. Its
-// goroutine takes everything read so far whenever the previous batch is
-// stored: a slow sender's message is stored at once, a fast one's gather
-// while the store commits. The reader waits while MaxBatch messages are
-// pending, so at most two batches are held at a time.
+// batcher hands the messages its readers read to the store in batches of
+// at most MaxBatch. Its goroutine takes the oldest batch pending whenever
+// the previous one is stored: a slow sender's message is stored at once, a
+// fast one's gather while the store commits.
+//
+// Its room is bounded. A TCP connection's reader waits while a whole batch
+// is pending, so that at most two are held and TCP's flow control pushes
+// back on the sender. UDP readers never wait for the store (the kernel's
+// buffer would overflow meanwhile): their batcher holds udpQueue batches,
+// and a datagram that finds no room is dropped and counted.
 type batcher struct {
 	s         *Server
 	transport string
-	max       int
+	max       int  // items per store call
+	room      int  // items pending at most
+	roomBytes int  // and their raw text, bytes (lossy only)
+	lossy     bool // offer drops rather than waits
 	mu        sync.Mutex
-	cond      *sync.Cond // signalled on the first item and on room
-	pending   []item
-	spare     []item
+	ready     *sync.Cond // signalled on the first item and at close
+	hasRoom   *sync.Cond // broadcast when a batch leaves
+	queue     [][]item   // pending batches, oldest first, each at most max
+	pending   int        // items in queue
+	bytes     int        // their raw text
+	free      [][]item   // batches stored, to be filled again
 	closed    bool
 	done      chan struct{}
 }
 
+// Bounds of the batchers.
+const (
+	// tcpChunk is how many messages a TCP reader hands over at once at
+	// most.
+	tcpChunk = 128
+	// udpQueue is how many batches UDP readers may have pending, and
+	// udpQueueBytes how much raw text.
+	udpQueue      = 16
+	udpQueueBytes = 32 << 20
+)
+
 func newBatcher(s *Server, transport string) *batcher {
-	b := &batcher{s: s, transport: transport, max: s.cfg.MaxBatch, done: make(chan struct{})}
-	b.cond = sync.NewCond(&b.mu)
+	b := &batcher{s: s, transport: transport, max: s.cfg.MaxBatch, room: s.cfg.MaxBatch, done: make(chan struct{})}
+	if transport == "udp" {
+		b.lossy, b.room, b.roomBytes = true, udpQueue*s.cfg.MaxBatch, udpQueueBytes
+	}
+	b.ready = sync.NewCond(&b.mu)
+	b.hasRoom = sync.NewCond(&b.mu)
 	go b.run()
 	return b
 }
 
-// add queues an item, waiting while a full batch is pending.
-func (b *batcher) add(it item) {
-	b.mu.Lock()
-	for len(b.pending) >= b.max {
-		b.cond.Wait()
+// full reports whether the pending items fill the room.
+func (b *batcher) full() bool {
+	return b.pending >= b.room || (b.roomBytes > 0 && b.bytes >= b.roomBytes)
+}
+
+// push queues an item; the caller holds mu and saw room.
+func (b *batcher) push(it item) {
+	if n := len(b.queue); n == 0 || len(b.queue[n-1]) >= b.max {
+		var next []item
+		if k := len(b.free); k > 0 {
+			next, b.free = b.free[k-1], b.free[:k-1]
+		} else {
+			next = make([]item, 0, min(b.max, 64))
+		}
+		b.queue = append(b.queue, next)
 	}
-	b.pending = append(b.pending, it)
-	if len(b.pending) == 1 {
-		b.cond.Signal()
+	last := &b.queue[len(b.queue)-1]
+	*last = append(*last, it)
+	b.pending++
+	b.bytes += len(it.ev.Raw)
+	if b.pending == 1 {
+		b.ready.Signal()
+	}
+}
+
+// add queues an item, waiting while the batcher is full.
+func (b *batcher) add(it item) {
+	b.addAll([]item{it})
+}
+
+// addAll queues items in order, waiting whenever the batcher is full.
+func (b *batcher) addAll(items []item) {
+	if len(items) == 0 {
+		return
+	}
+	b.mu.Lock()
+	for _, it := range items {
+		for b.full() {
+			b.hasRoom.Wait()
+		}
+		b.push(it)
 	}
 	b.mu.Unlock()
+}
+
+// offer queues an item if there is room, and reports whether there was.
+func (b *batcher) offer(it item) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.full() {
+		return false
+	}
+	b.push(it)
+	return true
 }
 
 // close stores what is pending and returns once it is stored (or given up).
 func (b *batcher) close() {
 	b.mu.Lock()
 	b.closed = true
-	b.cond.Signal()
+	b.ready.Signal()
 	b.mu.Unlock()
 	<-b.done
 }
@@ -666,21 +783,28 @@ func (b *batcher) run() {
 	defer close(b.done)
 	for {
 		b.mu.Lock()
-		for len(b.pending) == 0 && !b.closed {
-			b.cond.Wait()
+		for b.pending == 0 && !b.closed {
+			b.ready.Wait()
 		}
-		if len(b.pending) == 0 {
+		if b.pending == 0 {
 			b.mu.Unlock()
 			return
 		}
-		batch := b.pending
-		b.pending = b.spare[:0]
-		b.cond.Signal() // the reader may wait for room
+		batch := b.queue[0]
+		b.queue[0] = nil
+		b.queue = b.queue[:copy(b.queue, b.queue[1:])]
+		b.pending -= len(batch)
+		for _, it := range batch {
+			b.bytes -= len(it.ev.Raw)
+		}
+		b.hasRoom.Broadcast()
 		b.mu.Unlock()
 
 		b.s.store(b.transport, batch)
 		clear(batch) // let the events go
-		b.spare = batch
+		b.mu.Lock()
+		b.free = append(b.free, batch[:0])
+		b.mu.Unlock()
 	}
 }
 
@@ -718,9 +842,7 @@ func (s *Server) ingest(transport, source string, items []item) {
 		_, err := s.cfg.Ingester.Ingest(s.storeCtx, source, events)
 		if err == nil {
 			s.m.batch.Observe(float64(len(events)))
-			for _, it := range items {
-				s.m.stored.WithLabelValues(transport, it.format).Inc()
-			}
+			s.m.countStored(transport, items)
 			return
 		}
 		if sitrep.ErrorKind(err) == sitrep.EInvalid || s.storeCtx.Err() != nil {
@@ -915,9 +1037,34 @@ func (t *sourceTable) reload(ctx context.Context, fresh time.Duration) error {
 type metrics struct {
 	stored  *prometheus.CounterVec
 	refused *prometheus.CounterVec
-	dropped prometheus.Counter
+	dropped *prometheus.CounterVec
 	conns   prometheus.Gauge
 	batch   prometheus.Histogram
+
+	// The series counted per message or batch, found once.
+	storedBy          [2][3]prometheus.Counter // transport (udp, tcp), format (rfc5424, rfc3164, raw)
+	droppedKernel     prometheus.Counter
+	droppedQueue      prometheus.Counter
+	droppedQueueTotal atomic.Int64 // droppedQueue, for the log
+}
+
+var (
+	transports = [2]string{"udp", "tcp"}
+	formats    = [3]string{format5424, format3164, formatRaw}
+)
+
+// countStored counts the items of a batch stored.
+func (m *metrics) countStored(transport string, items []item) {
+	var n [len(formats)]int
+	for _, it := range items {
+		n[slices.Index(formats[:], it.format)]++
+	}
+	t := slices.Index(transports[:], transport)
+	for f, c := range n {
+		if c > 0 {
+			m.storedBy[t][f].Add(float64(c))
+		}
+	}
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -930,10 +1077,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "sitrep_syslog_refused_total",
 			Help: "Syslog messages (or TCP connections) refused, by transport and reason: no_source, too_large, malformed, not_stored, too_many_connections.",
 		}, []string{"transport", "reason"}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sitrep_syslog_udp_dropped_total",
-			Help: "Syslog datagrams the kernel dropped because the socket's receive buffer was full (Linux).",
-		}),
+			Help: "Syslog datagrams dropped, by where: kernel (the socket's receive buffer was full; Linux), queue (the listener's queue for the store was full).",
+		}, []string{"where"}),
 		conns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sitrep_syslog_tcp_connections",
 			Help: "Syslog TCP connections open.",
@@ -944,15 +1091,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
 		}),
 	}
-	for _, tr := range []string{"udp", "tcp"} {
-		for _, f := range []string{format5424, format3164, formatRaw} {
-			m.stored.WithLabelValues(tr, f)
+	for t, tr := range transports {
+		for f, format := range formats {
+			m.storedBy[t][f] = m.stored.WithLabelValues(tr, format)
 		}
 		for _, r := range []string{reasonNoSource, reasonTooLarge, reasonBad, reasonUnstored} {
 			m.refused.WithLabelValues(tr, r)
 		}
 	}
 	m.refused.WithLabelValues("tcp", reasonConns)
+	m.droppedKernel = m.dropped.WithLabelValues("kernel")
+	m.droppedQueue = m.dropped.WithLabelValues("queue")
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.stored, m.refused, m.dropped, m.conns, m.batch} {
 			if err := reg.Register(c); err != nil {

@@ -564,6 +564,55 @@ func TestListenerUDPDropsReported(t *testing.T) {
 	}
 }
 
+// TestListenerUDPReadsWhileStoreBusy: UDP readers do not wait for the
+// store: while it is held they read on into their queue, and what finds
+// the queue full is dropped and counted; every datagram is either stored
+// or counted.
+func TestListenerUDPReadsWhileStoreBusy(t *testing.T) {
+	const maxBatch = 5 // a queue of udpQueue*5 = 80 datagrams
+	r := newRig(t, Config{MaxBatch: maxBatch}, syslogSource("fw"))
+	r.gate.close()
+	conn, err := net.Dial("udp", r.srv.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			if _, err := fmt.Fprintf(conn, "<13>1 - host app - - - datagram %d", i); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	send(0, 50) // more than two batches: a reader waiting for the store would stop at 10
+	deadline := time.Now().Add(20 * time.Second)
+	for r.srv.read.Load() < 50 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 50 datagrams read while the store was busy", r.srv.read.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	send(50, 200)
+	r.waitMetric(t, 1, "sitrep_syslog_udp_dropped_total", "where", "queue")
+	for r.srv.read.Load() < 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 200 datagrams read while the store was busy", r.srv.read.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	r.gate.open()
+	dropped := r.metric(t, "sitrep_syslog_udp_dropped_total")
+	r.waitStored(t, 200-int(dropped))
+	if stored := r.metric(t, "sitrep_syslog_messages_total"); stored+dropped != 200 || stored < 50 {
+		t.Errorf("%v stored and %v dropped of 200 datagrams", stored, dropped)
+	}
+	for _, size := range r.gate.callSizes() {
+		if size > maxBatch {
+			t.Errorf("a store call of %d messages, over MaxBatch", size)
+		}
+	}
+}
+
 // TestSourceMatch: the most specific range wins; a source without ranges
 // takes the rest; other kinds never match.
 func TestSourceMatch(t *testing.T) {

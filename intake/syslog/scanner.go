@@ -75,6 +75,10 @@ func NewScanner(r io.Reader, maxMsg int) *Scanner {
 	return &Scanner{r: bufio.NewReaderSize(r, min(max(maxMsg+16, 4096), 64<<10)), max: maxMsg}
 }
 
+// Buffered is how many bytes of the stream were read and not yet returned:
+// when it is 0, the next call of Next reads the stream (and may wait).
+func (s *Scanner) Buffered() int { return s.r.Buffered() }
+
 // Framing is the framing the stream uses, once Next has seen its first byte.
 func (s *Scanner) Framing() Framing { return s.framing }
 
