@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +47,18 @@ const (
 type intakeMetrics struct {
 	refused  *prometheus.CounterVec
 	accepted *prometheus.CounterVec
+	// acceptedBy holds the accepted series of the HTTP intake's kinds,
+	// found once; read only after newIntakeMetrics.
+	acceptedBy map[string]prometheus.Counter
+}
+
+// countAccepted counts n events stored from a source of kind.
+func (m *intakeMetrics) countAccepted(kind string, n int) {
+	c, ok := m.acceptedBy[kind]
+	if !ok {
+		c = m.accepted.WithLabelValues(kind)
+	}
+	c.Add(float64(n))
 }
 
 func newIntakeMetrics(reg prometheus.Registerer) *intakeMetrics {
@@ -65,6 +79,10 @@ func newIntakeMetrics(reg prometheus.Registerer) *intakeMetrics {
 	// over it works before the first refusal.
 	for _, r := range []string{refusedNoKey, refusedBadKey, refusedWrongKind, refusedAddress, refusedTooLarge, refusedMedia, refusedInvalid, refusedUnstored, refusedDisabled} {
 		m.refused.WithLabelValues(r)
+	}
+	m.acceptedBy = map[string]prometheus.Counter{}
+	for _, kind := range []string{"generic", "alertmanager", "grafana", "pagerduty"} {
+		m.acceptedBy[kind] = m.accepted.WithLabelValues(kind)
 	}
 	return m
 }
@@ -97,17 +115,9 @@ func (a *API) intakeFailed(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p := problemOf(err)
 	if p.Status >= 500 {
-		a.log.Error("intake request failed", "route", routeOf(r), "err", err)
+		a.log.Error("intake request failed", "route", infoOf(w).route, "err", err)
 	}
 	writeProblem(w, p)
-}
-
-// routeOf returns the route pattern the request matched (never its path).
-func routeOf(r *http.Request) string {
-	if info, ok := r.Context().Value(infoKey{}).(*requestInfo); ok {
-		return info.route
-	}
-	return ""
 }
 
 // intakeSource returns the source whose key the request carries, checked
@@ -207,7 +217,16 @@ func (a *API) readIntakeBody(w http.ResponseWriter, r *http.Request) ([]byte, er
 	if r.ContentLength > a.maxBody {
 		return nil, refuse(refusedTooLarge, tooLarge(a.maxBody))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	var body []byte
+	var err error
+	if r.ContentLength >= 0 {
+		// The length is known and within the limit, and net/http reads no
+		// more than it: one buffer of the right size, read at once.
+		body = make([]byte, r.ContentLength)
+		_, err = io.ReadFull(r.Body, body)
+	} else {
+		body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxBody))
+	}
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, refuse(refusedTooLarge, tooLarge(a.maxBody))
@@ -215,7 +234,7 @@ func (a *API) readIntakeBody(w http.ResponseWriter, r *http.Request) ([]byte, er
 		return nil, refuse(refusedInvalid, sitrep.Invalid("body", "body: could not be read: the request ended early"))
 	}
 	ct := r.Header.Get("Content-Type")
-	if ct == "" || checkJSONContentType(ct) == nil || webhook.LooksLikeJSON(body) {
+	if ct == "" || ct == "application/json" || checkJSONContentType(ct) == nil || webhook.LooksLikeJSON(body) {
 		// Without a type, the parser says what is wrong with the body.
 		return body, nil
 	}
@@ -242,18 +261,49 @@ func (a *API) ingest(r *http.Request, src *sitrep.Source, events []sitrep.AlertE
 		return nil, refuse(refusedUnstored, sitrep.Errorf(kindUnavailable, "the alerts could not be stored now: send them again"))
 	}
 	if a.intakeMetrics != nil {
-		a.intakeMetrics.accepted.WithLabelValues(src.Kind).Add(float64(len(events)))
+		a.intakeMetrics.countAccepted(src.Kind, len(events))
 	}
-	out := &intakeAccepted{Accepted: len(events), Alerts: []int64{}}
-	seen := map[int64]bool{}
+	out := &intakeAccepted{Accepted: len(events), Alerts: make([]int64, 0, len(results))}
+	var seen map[int64]bool // for long answers; short ones are searched
 	for _, res := range results {
-		if res.Ignored || res.AlertID == 0 || seen[res.AlertID] {
+		if res.Ignored || res.AlertID == 0 {
 			continue
 		}
-		seen[res.AlertID] = true
+		if len(results) <= 16 {
+			if slices.Contains(out.Alerts, res.AlertID) {
+				continue
+			}
+		} else {
+			if seen == nil {
+				seen = make(map[int64]bool, len(results))
+			}
+			if seen[res.AlertID] {
+				continue
+			}
+			seen[res.AlertID] = true
+		}
 		out.Alerts = append(out.Alerts, res.AlertID)
 	}
 	return out, nil
+}
+
+// write answers with the body: the JSON encoding/json would write, built
+// without its reflection.
+func (out *intakeAccepted) write(w http.ResponseWriter, status int) {
+	b := make([]byte, 0, 32+len(out.Alerts)*8)
+	b = append(b, `{"accepted":`...)
+	b = strconv.AppendInt(b, int64(out.Accepted), 10)
+	b = append(b, `,"alerts":[`...)
+	for i, id := range out.Alerts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	b = append(b, "]}\n"...)
+	w.Header()["Content-Type"] = headerJSON
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }
 
 // webhookIntake answers the JSON webhooks of one kind: the key is in the
@@ -281,7 +331,8 @@ func webhookIntake(kind string, parse func([]byte) ([]sitrep.AlertEvent, error),
 			a.intakeFailed(w, r, err)
 			return nil
 		}
-		return writeJSON(w, status, out)
+		out.write(w, status)
+		return nil
 	}
 }
 
@@ -313,7 +364,7 @@ func pagerDutyIntake(parse func([]byte) (webhook.PagerDutyEvent, error), change 
 				a.intakeMetrics.refused.WithLabelValues(reason).Inc()
 			}
 			if status >= 500 {
-				a.log.Error("intake request failed", "route", routeOf(r), "err", err)
+				a.log.Error("intake request failed", "route", infoOf(w).route, "err", err)
 			}
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="sitrep"`)

@@ -69,6 +69,10 @@ type Ingester struct {
 	// as many, at most MaxDelay (only the batching goroutine uses it).
 	lastCalls int
 
+	// validSource is the source name last found valid: checking a name is
+	// a regular expression's match, and calls mostly name the same source.
+	validSource atomic.Pointer[string]
+
 	// waiting counts the events of calls queued or gathered and not yet
 	// committed or abandoned: tests watch it to know a call is in.
 	waiting atomic.Int64
@@ -146,8 +150,11 @@ func (in *Ingester) Ingest(ctx context.Context, source string, events []sitrep.A
 	if len(events) > MaxEventsPerCall {
 		return nil, sitrep.Invalid("events", "%d alert events in one request, more than the %d allowed: send them in parts", len(events), MaxEventsPerCall)
 	}
-	if err := sitrep.ValidateName("source", source); err != nil {
-		return nil, err
+	if p := in.validSource.Load(); p == nil || *p != source {
+		if err := sitrep.ValidateName("source", source); err != nil {
+			return nil, err
+		}
+		in.validSource.Store(&source)
 	}
 	at := in.clock.Now().UTC().Truncate(time.Microsecond)
 	c := &call{ctx: ctx, batch: make([]sitrep.Ingest, len(events)), result: make(chan outcome, 1)}

@@ -179,16 +179,33 @@ func genericSeverity(field string, raw json.RawMessage) (int, error) {
 		return 0, nil
 	}
 	v = strings.TrimSpace(v)
-	if n, err := strconv.ParseFloat(v, 64); err == nil {
-		if n < 0 || n > sitrep.MaxSeverity || n != math.Trunc(n) {
-			return 0, invalid(field, "%s is not a severity from 1 (worst) to %d", v, sitrep.MaxSeverity)
+	// A word goes straight to its severity: ParseFloat would only build
+	// an error to say it is no number.
+	if mayBeNumber(v) {
+		if n, err := strconv.ParseFloat(v, 64); err == nil {
+			if n < 0 || n > sitrep.MaxSeverity || n != math.Trunc(n) {
+				return 0, invalid(field, "%s is not a severity from 1 (worst) to %d", v, sitrep.MaxSeverity)
+			}
+			return int(n), nil
 		}
-		return int(n), nil
 	}
 	if v == "true" || v == "false" {
 		return 0, invalid(field, "%s is not a severity: use a word such as critical or a number from 1 to %d", v, sitrep.MaxSeverity)
 	}
 	return sitrep.SeverityFromText(v), nil
+}
+
+// mayBeNumber reports whether strconv.ParseFloat could take s: whether it
+// starts as a number, an infinity or NaN does.
+func mayBeNumber(s string) bool {
+	if s == "" {
+		return false
+	}
+	switch c := s[0]; {
+	case '0' <= c && c <= '9', c == '+', c == '-', c == '.', c == 'i', c == 'I', c == 'n', c == 'N':
+		return true
+	}
+	return false
 }
 
 // genericLabels reads an object of labels (or annotations): text values as
