@@ -51,11 +51,10 @@ import (
 // number of messages. A TCP connection stops being read while two batches
 // wait for the store, which pushes back on the sender through TCP's flow
 // control; every message read from it is stored before the connection's
-// goroutine ends. UDP has no way to push back, so its readers (several, on
-// one socket) never wait for the store: they queue up to 16 batches, and a
-// datagram that finds the queue full is dropped and counted
-// (sitrep_syslog_udp_dropped_total{where="queue"}), as the kernel's drops
-// are when its receive buffer (8 MiB asked for) is full ({where="kernel"}).
+// goroutine ends. UDP has no way to push back: its readers (several, on one
+// socket) read on while batches are stored, up to 16 batches ahead of the
+// store, and the kernel's receive buffer (8 MiB asked for) absorbs bursts
+// beyond that; what it drops is counted (sitrep_syslog_udp_dropped_total).
 // When the store fails, a batch is tried again, with the connection held,
 // until it is stored or the listener is closed; what Close gives up on is
 // counted as not stored.
@@ -304,11 +303,12 @@ func (s *Server) UDPAddr() net.Addr {
 	return s.udp.LocalAddr()
 }
 
-// readUDP reads datagrams until Close and queues them for b, never waiting
-// for the store: when b is full, the datagram is dropped and counted.
+// readUDP reads datagrams until Close and queues them for b. It waits only
+// when b is full, not for a batch being stored.
 func (s *Server) readUDP(c *net.UDPConn, b *batcher) {
 	buf := make([]byte, min(s.cfg.MaxMessage+1, 1<<16))
 	oob := make([]byte, 64)
+	var seen []byte // the last control message noted
 	for {
 		n, oobn, _, from, err := c.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
@@ -319,26 +319,19 @@ func (s *Server) readUDP(c *net.UDPConn, b *batcher) {
 			time.Sleep(10 * time.Millisecond) // not a busy loop on a lasting error
 			continue
 		}
-		if oobn > 0 {
-			s.noteDrops(oob[:oobn])
+		if oobn > 0 && !bytes.Equal(oob[:oobn], seen) {
+			// Once the kernel dropped, every datagram carries its count;
+			// parse it only when it changed.
+			seen = append(seen[:0], oob[:oobn]...)
+			s.noteDrops(seen)
 		}
 		if n > s.cfg.MaxMessage {
 			s.refuse("udp", reasonTooLarge, from.Addr(), "a datagram over the size limit", "limit", s.cfg.MaxMessage)
 			continue
 		}
 		if it, ok := s.take("udp", from.Addr(), buf[:n], b, true); ok {
-			s.offer(b, it)
+			b.add(it)
 		}
-	}
-}
-
-// offer queues a datagram's item, or counts it dropped when the queue is
-// full.
-func (s *Server) offer(b *batcher, it item) {
-	if !b.offer(it) {
-		s.m.droppedQueue.Inc()
-		s.limit.Log(slog.LevelWarn, "udp-queue", "syslog udp: datagrams dropped: the queue for the store is full",
-			"queued", b.room, "dropped_total", s.m.droppedQueueTotal.Add(1))
 	}
 }
 
@@ -355,7 +348,7 @@ func (s *Server) noteDrops(oob []byte) {
 	}
 	s.mu.Unlock()
 	if delta > 0 {
-		s.m.droppedKernel.Add(float64(delta))
+		s.m.dropped.Add(float64(delta))
 		s.limit.Log(slog.LevelWarn, "udp-drop", "syslog udp: the kernel dropped datagrams: its receive buffer was full", "dropped", delta, "dropped_total", total)
 	}
 }
@@ -580,7 +573,7 @@ func (s *Server) unpark(b *batcher) {
 	s.parkMu.Unlock()
 	for _, p := range parked {
 		if it, ok := s.take("udp", p.from, p.msg, b, false); ok {
-			s.offer(b, it)
+			b.add(it)
 		}
 	}
 }
@@ -669,18 +662,20 @@ type item struct {
 // the previous one is stored: a slow sender's message is stored at once, a
 // fast one's gather while the store commits.
 //
-// Its room is bounded. A TCP connection's reader waits while a whole batch
-// is pending, so that at most two are held and TCP's flow control pushes
-// back on the sender. UDP readers never wait for the store (the kernel's
-// buffer would overflow meanwhile): their batcher holds udpQueue batches,
-// and a datagram that finds no room is dropped and counted.
+// Its room is bounded, and a reader waits while it is full. A TCP
+// connection's batcher holds one batch besides the one being stored, so
+// that TCP's flow control soon pushes back on the sender. The UDP readers'
+// holds udpQueue batches (and at most udpQueueBytes of text): they go on
+// reading while batches are stored, and stop only when the store is that
+// far behind; the kernel then drops what its buffer cannot hold, which
+// costs the store nothing, where reading and parsing datagrams only to
+// drop them would take the CPU it needs.
 type batcher struct {
 	s         *Server
 	transport string
-	max       int  // items per store call
-	room      int  // items pending at most
-	roomBytes int  // and their raw text, bytes (lossy only)
-	lossy     bool // offer drops rather than waits
+	max       int // items per store call
+	room      int // items pending at most
+	roomBytes int // and their raw text, bytes (UDP only)
 	mu        sync.Mutex
 	ready     *sync.Cond // signalled on the first item and at close
 	hasRoom   *sync.Cond // broadcast when a batch leaves
@@ -706,7 +701,7 @@ const (
 func newBatcher(s *Server, transport string) *batcher {
 	b := &batcher{s: s, transport: transport, max: s.cfg.MaxBatch, room: s.cfg.MaxBatch, done: make(chan struct{})}
 	if transport == "udp" {
-		b.lossy, b.room, b.roomBytes = true, udpQueue*s.cfg.MaxBatch, udpQueueBytes
+		b.room, b.roomBytes = udpQueue*s.cfg.MaxBatch, udpQueueBytes
 	}
 	b.ready = sync.NewCond(&b.mu)
 	b.hasRoom = sync.NewCond(&b.mu)
@@ -757,17 +752,6 @@ func (b *batcher) addAll(items []item) {
 		b.push(it)
 	}
 	b.mu.Unlock()
-}
-
-// offer queues an item if there is room, and reports whether there was.
-func (b *batcher) offer(it item) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.full() {
-		return false
-	}
-	b.push(it)
-	return true
 }
 
 // close stores what is pending and returns once it is stored (or given up).
@@ -1037,15 +1021,13 @@ func (t *sourceTable) reload(ctx context.Context, fresh time.Duration) error {
 type metrics struct {
 	stored  *prometheus.CounterVec
 	refused *prometheus.CounterVec
-	dropped *prometheus.CounterVec
+	dropped prometheus.Counter
 	conns   prometheus.Gauge
 	batch   prometheus.Histogram
 
-	// The series counted per message or batch, found once.
-	storedBy          [2][3]prometheus.Counter // transport (udp, tcp), format (rfc5424, rfc3164, raw)
-	droppedKernel     prometheus.Counter
-	droppedQueue      prometheus.Counter
-	droppedQueueTotal atomic.Int64 // droppedQueue, for the log
+	// storedBy are the series of stored by transport (udp, tcp) and format
+	// (rfc5424, rfc3164, raw), found once rather than for each batch.
+	storedBy [2][3]prometheus.Counter
 }
 
 var (
@@ -1077,10 +1059,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "sitrep_syslog_refused_total",
 			Help: "Syslog messages (or TCP connections) refused, by transport and reason: no_source, too_large, malformed, not_stored, too_many_connections.",
 		}, []string{"transport", "reason"}),
-		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sitrep_syslog_udp_dropped_total",
-			Help: "Syslog datagrams dropped, by where: kernel (the socket's receive buffer was full; Linux), queue (the listener's queue for the store was full).",
-		}, []string{"where"}),
+			Help: "Syslog datagrams the kernel dropped because the socket's receive buffer was full (Linux).",
+		}),
 		conns: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "sitrep_syslog_tcp_connections",
 			Help: "Syslog TCP connections open.",
@@ -1100,8 +1082,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	m.refused.WithLabelValues("tcp", reasonConns)
-	m.droppedKernel = m.dropped.WithLabelValues("kernel")
-	m.droppedQueue = m.dropped.WithLabelValues("queue")
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.stored, m.refused, m.dropped, m.conns, m.batch} {
 			if err := reg.Register(c); err != nil {
