@@ -294,13 +294,16 @@ func (in *Ingester) run() {
 
 // commit stores the batch of the calls still waiting and answers them.
 func (in *Ingester) commit(calls []*call) {
-	live := calls[:0]
-	var batch []sitrep.Ingest
+	live, n := calls[:0], 0
 	for _, c := range calls {
 		if c.state.CompareAndSwap(queued, taken) {
 			live = append(live, c)
-			batch = append(batch, c.batch...)
+			n += len(c.batch)
 		}
+	}
+	batch := make([]sitrep.Ingest, 0, n)
+	for _, c := range live {
+		batch = append(batch, c.batch...)
 	}
 	if len(live) == 0 {
 		return
