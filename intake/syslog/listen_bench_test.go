@@ -2,11 +2,15 @@ package syslog
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sitrep-ir/sitrep"
 )
 
 // BenchmarkListenerTCP measures the TCP syslog path end to end over
@@ -60,6 +64,78 @@ func BenchmarkListenerTCP(b *testing.B) {
 			calls := r.gate.callSizes()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 			b.ReportMetric(float64(b.N)/float64(len(calls)), "msgs/call")
+		})
+	}
+}
+
+// discardIngester takes every event at once and stores nothing: the
+// listener's own work, without the store's.
+type discardIngester struct{ n atomic.Int64 }
+
+func (d *discardIngester) Ingest(_ context.Context, _ string, events []sitrep.AlertEvent) ([]sitrep.IngestResult, error) {
+	d.n.Add(int64(len(events)))
+	return make([]sitrep.IngestResult, len(events)), nil
+}
+
+// BenchmarkListenerTCPNoStore measures the TCP listener without the store:
+// the socket, the framing, the parser, the batching, into an Ingester that
+// keeps nothing. Senders write prepared octet-counted RFC 5424 messages
+// (as sitrep bench intake sends them) over loopback, so most of the CPU is
+// the listener's. One operation is one message.
+func BenchmarkListenerTCPNoStore(b *testing.B) {
+	for _, conns := range []int{1, 4} {
+		b.Run(fmt.Sprintf("conns=%d", conns), func(b *testing.B) {
+			d := &discardIngester{}
+			srv, err := NewServer(context.Background(), Config{
+				Ingester: d,
+				Sources: func(context.Context) ([]*sitrep.Source, error) {
+					return []*sitrep.Source{{Name: "fw", Kind: "syslog", Allow: []string{"127.0.0.0/8"}}}, nil
+				},
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close(context.Background())
+			if err := srv.ListenTCP("127.0.0.1:0"); err != nil {
+				b.Fatal(err)
+			}
+			// A block of 1,000 messages, each a new alert, sent again and
+			// again.
+			var block []byte
+			for i := range 1000 {
+				msg := fmt.Sprintf("<11>1 2026-11-26T05:42:22.123456Z host-%d benchd 4242 - - Disk full on /var/lib/postgresql (load test x #%d)", i%997, i)
+				block = fmt.Appendf(block, "%d %s", len(msg), msg)
+			}
+			clients := make([]net.Conn, conns)
+			for i := range clients {
+				if clients[i], err = net.Dial("tcp", srv.TCPAddr().String()); err != nil {
+					b.Fatal(err)
+				}
+				defer clients[i].Close()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			blocks := (b.N + 999) / 1000
+			var wg sync.WaitGroup
+			for ci, c := range clients {
+				n := blocks / conns
+				if ci == 0 {
+					n += blocks % conns
+				}
+				wg.Go(func() {
+					for range n {
+						if _, err := c.Write(block); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for want := int64(blocks * 1000); d.n.Load() < want; {
+				time.Sleep(100 * time.Microsecond)
+			}
+			b.StopTimer()
 		})
 	}
 }
