@@ -54,6 +54,10 @@ type Declared struct {
 	// alerts with the same group key are attached to it while it is open.
 	GroupKey string `json:"group_key,omitempty"`
 	Rule     string `json:"rule,omitempty"`
+	// FromAlert is the alert the incident was declared from
+	// (DeclareFromAlert), 0 for none: the repair of an alert left
+	// declared without an incident by a crash finds its incident by it.
+	FromAlert int64 `json:"from_alert,omitempty"`
 }
 
 func (*Declared) Type() string { return "incident.declared" }
@@ -64,7 +68,7 @@ func (c *Declared) apply(inc *Incident, e *Entry) error {
 	*inc = Incident{
 		ID: e.IncidentID, Title: c.Title, Kind: c.Kind, Severity: c.Severity,
 		Phase: PhaseIdentification, Confidential: c.Confidential, Exercise: c.Exercise,
-		GroupKey: c.GroupKey, Rule: c.Rule,
+		GroupKey: c.GroupKey, Rule: c.Rule, FromAlert: c.FromAlert,
 		DeclaredAt: e.At, DeclaredBy: e.Actor, Command: e.Actor, PhaseChangedAt: e.At,
 		Roles: []RoleHolder{}, Resources: []Resource{}, Members: []string{}, Tasks: []Task{},
 		Assets: []Asset{}, Communications: []Communication{}, Report: ReportFields{FollowUps: []FollowUp{}},

@@ -90,6 +90,7 @@ type Incident struct {
 	LegalHold      bool            `json:"legal_hold"`
 	GroupKey       string          `json:"group_key,omitempty"`
 	Rule           string          `json:"rule,omitempty"`
+	FromAlert      int64           `json:"from_alert,omitempty"` // the alert it was declared from; 0: none
 	DeclaredAt     time.Time       `json:"declared_at"`
 	DeclaredBy     string          `json:"declared_by"`
 	Command        string          `json:"command"`

@@ -44,6 +44,10 @@ type DeclareInput struct {
 	// firstAlert is when the alert the incident is declared from was
 	// first seen (DeclareFromAlert): the plan's declare target runs from it.
 	firstAlert time.Time
+	// FromAlert is the alert the incident is declared from (see
+	// Declared.FromAlert): DeclareFromAlert sets it after claiming the
+	// alert. Not taken from clients.
+	FromAlert int64 `json:"-"`
 }
 
 // Default kind and severity of an incident declared with a title alone.
@@ -107,7 +111,7 @@ func (s *Service) Declare(ctx context.Context, actor *User, in DeclareInput) (*I
 		}
 		inc = &Incident{ID: FormatID(at.Year(), number)}
 		a := &appender{inc: inc, actor: actor.Name, at: at}
-		if err := a.add(&Declared{Title: in.Title, Kind: in.Kind, Severity: in.Severity, Confidential: in.Confidential, Exercise: in.Exercise, GroupKey: in.GroupKey, Rule: in.Rule}); err != nil {
+		if err := a.add(&Declared{Title: in.Title, Kind: in.Kind, Severity: in.Severity, Confidential: in.Confidential, Exercise: in.Exercise, GroupKey: in.GroupKey, Rule: in.Rule, FromAlert: in.FromAlert}); err != nil {
 			return nil, nil, err
 		}
 		if err := applyPlan(a, spec, in.firstAlert); err != nil {

@@ -139,6 +139,21 @@ type AlertStore interface {
 	// from one alert. ENotFound if none, EConflict (see TriageConflict) if
 	// its triage is not from.
 	SetTriage(ctx context.Context, id int64, from, triage, incidentID string) error
+
+	// StrandedAlerts lists the alerts declared without an incident whose
+	// triage last changed before before (or before the store recorded
+	// when it changes), oldest first, at most limit: alerts a declaration
+	// claimed (DeclareFromAlert) and never said on which incident, as when
+	// the server stopped between the two. The store records the time of
+	// each change of an alert's triage or incident itself, on its own
+	// clock.
+	StrandedAlerts(ctx context.Context, before time.Time, limit int) ([]*Alert, error)
+	// ReleaseStranded puts a stranded alert back on the triage desk
+	// (pending), only if it is still declared without an incident and its
+	// triage last changed before before: a declaration that claimed it
+	// since is left alone. EConflict if it is not so, ENotFound if there
+	// is no such alert.
+	ReleaseStranded(ctx context.Context, id int64, before time.Time) error
 }
 
 // ValidateSource checks a new source's name, kind and allowed ranges.
@@ -333,6 +348,7 @@ func (s *Service) DeclareFromAlert(ctx context.Context, actor *User, alertID int
 		in.Exercise = true // an exercise's alert makes an exercise (ICS rule 7)
 	}
 	in.firstAlert = al.FirstSeen
+	in.FromAlert = al.ID
 	inc, entries, err := s.Declare(ctx, actor, in)
 	if err != nil {
 		s.release(ctx, as, al.ID, TriageDeclared)
@@ -341,7 +357,15 @@ func (s *Service) DeclareFromAlert(ctx context.Context, actor *User, alertID int
 	// The incident exists from here on: the alert stays declared even if
 	// what follows fails, and says on which incident as soon as it can.
 	if err := as.SetTriage(ctx, al.ID, TriageDeclared, TriageDeclared, inc.ID); err != nil {
-		return nil, nil, fmt.Errorf("alert declare: %w", err)
+		// A repair of stranded alerts (RepairStranded) put it back on the
+		// desk, taking this declaration for one cut off by a crash: take
+		// it again, for the incident that exists.
+		if ErrorKind(err) != EConflict {
+			return nil, nil, fmt.Errorf("alert declare: %s was declared: %w", inc.ID, err)
+		}
+		if err := as.SetTriage(ctx, al.ID, TriagePending, TriageDeclared, inc.ID); err != nil {
+			return nil, nil, fmt.Errorf("alert declare: %s was declared, but the alert was taken meanwhile: %w", inc.ID, err)
+		}
 	}
 	inc, more, err := s.Do(ctx, actor, inc.ID, AttachAlert{Alert: al})
 	if err != nil {
@@ -400,4 +424,103 @@ func onIncident(al *Alert) string {
 		return ""
 	}
 	return " on " + al.IncidentID
+}
+
+// StrandedGrace is how long an alert may stay declared without an incident
+// before RepairStranded takes it for stranded: far longer than any
+// declaration takes (dispatch gives one 30 seconds), so that a declaration
+// still under way is never cut short.
+const StrandedGrace = 5 * time.Minute
+
+// Repaired says what RepairStranded did with one stranded alert: linked it
+// to the incident declared from it (Incident set), or put it back on the
+// triage desk (Incident empty).
+type Repaired struct {
+	Alert    int64
+	Incident string
+}
+
+// maxStranded is how many stranded alerts one repair takes up, and
+// maxDeclaredSince how many of the latest incidents it looks through for
+// the ones declared from them.
+const (
+	maxStranded      = 1000
+	maxDeclaredSince = 10000
+)
+
+// RepairStranded finishes or undoes the declarations cut off between their
+// claim of an alert and their record of the incident on it (see
+// DeclareFromAlert), found among the alerts declared without an incident
+// since before now-grace (StrandedGrace when grace is 0). An alert that
+// an incident names as its origin (Incident.FromAlert), open or closed, is
+// linked to it and attached, as the declaration would have done; any other
+// goes back to the triage desk. The store's conditional writes make it safe
+// with several replicas: a declaration that claimed the alert since, or
+// recorded its incident meanwhile, is left alone. The actor attaches; nil
+// is the dispatch account, made only when there is something to repair.
+// It returns what it did, also when it stopped at an error.
+func (s *Service) RepairStranded(ctx context.Context, actor *User, grace time.Duration) ([]Repaired, error) {
+	if actor != nil {
+		if err := requireWriter(actor, "alert repair"); err != nil {
+			return nil, err
+		}
+	}
+	as, err := s.alerts()
+	if err != nil {
+		return nil, err
+	}
+	if grace <= 0 {
+		grace = StrandedGrace
+	}
+	// The store stamps triage changes on its own clock, which is the
+	// system's, not s.Clock: a test's clock would be of no use here.
+	before := time.Now().Add(-grace)
+	stranded, err := as.StrandedAlerts(ctx, before, maxStranded)
+	if err != nil || len(stranded) == 0 {
+		return nil, err
+	}
+	if actor == nil {
+		if actor, err = s.Dispatcher(ctx); err != nil {
+			return nil, fmt.Errorf("alert repair: %w", err)
+		}
+	}
+	incs, err := s.Store.Incidents(ctx, IncidentFilter{Limit: maxDeclaredSince})
+	if err != nil {
+		return nil, fmt.Errorf("alert repair: list incidents: %w", err)
+	}
+	declared := map[int64]*Incident{}
+	for _, inc := range incs { // most recently declared first: the oldest wins
+		if inc.FromAlert != 0 {
+			declared[inc.FromAlert] = inc
+		}
+	}
+	var done []Repaired
+	for _, al := range stranded {
+		inc := declared[al.ID]
+		if inc == nil {
+			err := as.ReleaseStranded(ctx, al.ID, before)
+			switch {
+			case ErrorKind(err) == EConflict || ErrorKind(err) == ENotFound:
+				continue // claimed or linked since it was listed
+			case err != nil:
+				return done, fmt.Errorf("alert repair: release alert %d: %w", al.ID, err)
+			}
+			done = append(done, Repaired{Alert: al.ID})
+			continue
+		}
+		if err := as.SetTriage(ctx, al.ID, TriageDeclared, TriageDeclared, inc.ID); err != nil {
+			if ErrorKind(err) == EConflict || ErrorKind(err) == ENotFound {
+				continue
+			}
+			return done, fmt.Errorf("alert repair: link alert %d to %s: %w", al.ID, inc.ID, err)
+		}
+		done = append(done, Repaired{Alert: al.ID, Incident: inc.ID})
+		if !inc.Open() {
+			continue // a closed incident takes no more alerts: linked only
+		}
+		if _, _, err := s.Do(ctx, actor, inc.ID, AttachAlert{Alert: al}); err != nil && ErrorKind(err) != EConflict {
+			return done, fmt.Errorf("alert repair: attach alert %d to %s: %w", al.ID, inc.ID, err)
+		}
+	}
+	return done, nil
 }

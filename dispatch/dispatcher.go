@@ -19,9 +19,10 @@ type Ingester = sitrep.Ingester
 
 // Defaults of Options.
 const (
-	DefaultQueueLen   = 10000
-	DefaultQueueBytes = 32 << 20
-	DefaultInterval   = 2 * time.Second
+	DefaultQueueLen       = 10000
+	DefaultQueueBytes     = 32 << 20
+	DefaultInterval       = 2 * time.Second
+	DefaultRepairInterval = time.Minute
 )
 
 // actionTimeout bounds the dispatch of one alert: a store that hangs must
@@ -52,7 +53,13 @@ type Options struct {
 	// (DefaultQueueBytes). Past it, new alerts are queued by ID alone and
 	// read from the store when their turn comes.
 	QueueBytes int64
-	Logger     *slog.Logger
+	// StrandedGrace is how long an alert may stay declared without an
+	// incident before the repair takes it for stranded by a crash
+	// (sitrep.StrandedGrace). The repair runs at start and every
+	// RepairInterval (DefaultRepairInterval).
+	StrandedGrace  time.Duration
+	RepairInterval time.Duration
+	Logger         *slog.Logger
 	// Registry, when set, receives the dispatcher's metrics.
 	Registry prometheus.Registerer
 }
@@ -76,6 +83,8 @@ type Dispatcher struct {
 	log      *slog.Logger
 	file     string
 	interval time.Duration
+	grace    time.Duration // of stranded alerts
+	repairs  time.Duration // between repairs of stranded alerts
 	m        *metrics
 
 	rules atomic.Pointer[Rules]
@@ -148,6 +157,9 @@ func newDispatcher(inner Ingester, svc *sitrep.Service, opts Options) (*Dispatch
 	if opts.Interval == 0 {
 		opts.Interval = DefaultInterval
 	}
+	if opts.RepairInterval <= 0 {
+		opts.RepairInterval = DefaultRepairInterval
+	}
 	d := &Dispatcher{
 		inner:    inner,
 		svc:      svc,
@@ -155,6 +167,8 @@ func newDispatcher(inner Ingester, svc *sitrep.Service, opts Options) (*Dispatch
 		log:      opts.Logger.With("component", "dispatch"),
 		file:     opts.RulesFile,
 		interval: opts.Interval,
+		grace:    opts.StrandedGrace,
+		repairs:  opts.RepairInterval,
 		queue:    make(chan item, opts.QueueLen),
 		maxBytes: opts.QueueBytes,
 		groups:   map[string]string{},
@@ -323,15 +337,22 @@ func (d *Dispatcher) Close() error {
 	return nil
 }
 
-// run is the worker: a sweep of the desk, then the queue.
+// run is the worker: a repair of stranded alerts and a sweep of the desk,
+// then the queue, with a repair now and then.
 func (d *Dispatcher) run() {
 	defer d.wg.Done()
 	d.loadGroups()
+	d.repair()
+	d.missed.Store(false) // the sweep takes up what the repair put back
 	d.sweep()
+	repairs := time.NewTicker(d.repairs)
+	defer repairs.Stop()
 	for {
 		select {
 		case <-d.ctx.Done():
 			return
+		case <-repairs.C:
+			d.repair()
 		case it := <-d.queue:
 			d.queuedBytes.Add(-it.size)
 			if it.done != nil {
@@ -367,6 +388,31 @@ func (d *Dispatcher) sweep() {
 			return
 		}
 		d.dispatch(item{id: pending[i].ID, al: pending[i]})
+	}
+}
+
+// repair finishes or undoes the declarations a crash cut off between
+// claiming their alert and recording the incident on it
+// (sitrep.Service.RepairStranded). Alerts put back on the desk are swept
+// once the queue is empty.
+func (d *Dispatcher) repair() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), actionTimeout)
+	defer cancel()
+	// d.actor is nil until dispatch first acted: the repair makes the
+	// dispatch account only when it has something to repair.
+	done, err := d.svc.RepairStranded(ctx, d.actor, d.grace)
+	for _, r := range done {
+		if r.Incident == "" {
+			d.m.stranded.WithLabelValues("released").Inc()
+			d.log.Warn("an alert was left declared without an incident, none declared from it: put back on the triage desk", "alert", r.Alert)
+			d.missed.Store(true)
+			continue
+		}
+		d.m.stranded.WithLabelValues("linked").Inc()
+		d.log.Warn("an alert was left declared without an incident: linked to the incident declared from it", "alert", r.Alert, "incident", r.Incident)
+	}
+	if err != nil && d.ctx.Err() == nil {
+		d.log.Error("repair alerts left declared without an incident", "err", err)
 	}
 }
 
@@ -633,6 +679,7 @@ type metrics struct {
 	decisions *prometheus.CounterVec
 	dropped   prometheus.Counter
 	unread    prometheus.Counter
+	stranded  *prometheus.CounterVec
 	reloadErr prometheus.Counter
 	reloads   prometheus.Counter
 	rules     prometheus.Gauge
@@ -652,6 +699,10 @@ func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
 			Name: "sitrep_dispatch_queue_by_id_total",
 			Help: "New alerts queued by ID alone, to be read from the store, because the queued alerts held the queue's bound of bytes.",
 		}),
+		stranded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sitrep_dispatch_stranded_total",
+			Help: "Alerts found declared without an incident (a declaration cut off by a crash), by what the repair did: linked to the incident declared from them, or released back to the triage desk.",
+		}, []string{"outcome"}),
 		reloadErr: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sitrep_dispatch_reload_errors_total",
 			Help: "Loads of the dispatch rules file that failed; the last good rules stayed in use.",
@@ -670,7 +721,7 @@ func newMetrics(reg prometheus.Registerer, d *Dispatcher) *metrics {
 			Name: "sitrep_dispatch_queue_length",
 			Help: "New alerts waiting for dispatch.",
 		}, func() float64 { return float64(len(d.queue)) })
-		for _, c := range []prometheus.Collector{m.decisions, m.dropped, m.unread, m.reloadErr, m.reloads, m.rules, queued} {
+		for _, c := range []prometheus.Collector{m.decisions, m.dropped, m.unread, m.stranded, m.reloadErr, m.reloads, m.rules, queued} {
 			if err := reg.Register(c); err != nil {
 				d.log.Warn("register a dispatch metric", "err", err)
 			}

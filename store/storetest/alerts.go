@@ -29,6 +29,7 @@ func runAlerts(t *testing.T, h Harness) {
 	t.Run("GroupFilter", func(t *testing.T) { testGroupFilter(t, h) })
 	t.Run("AlertsOnIncident", func(t *testing.T) { testAlertsOnIncident(t, h) })
 	t.Run("GroupDeclaredOnce", func(t *testing.T) { testGroupDeclaredOnce(t, h) })
+	t.Run("Stranded", func(t *testing.T) { testStranded(t, h) })
 }
 
 // testTriageRace takes each alert off the desk from several goroutines at
