@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -456,9 +457,11 @@ const (
 // linked to it and attached, as the declaration would have done; any other
 // goes back to the triage desk. The store's conditional writes make it safe
 // with several replicas: a declaration that claimed the alert since, or
-// recorded its incident meanwhile, is left alone. The actor attaches; nil
-// is the dispatch account, made only when there is something to repair.
-// It returns what it did, also when it stopped at an error.
+// recorded its incident meanwhile, is left alone. The incident's declarer
+// attaches, as the declaration would have, or the actor when the declarer
+// is gone; a nil actor is the dispatch account, made only when there is
+// something to repair. It returns what it did, and the errors of the
+// alerts it could not repair, which the next repair takes up again.
 func (s *Service) RepairStranded(ctx context.Context, actor *User, grace time.Duration) ([]Repaired, error) {
 	if actor != nil {
 		if err := requireWriter(actor, "alert repair"); err != nil {
@@ -495,7 +498,11 @@ func (s *Service) RepairStranded(ctx context.Context, actor *User, grace time.Du
 		}
 	}
 	var done []Repaired
+	var errs []error
 	for _, al := range stranded {
+		if ctx.Err() != nil {
+			break
+		}
 		inc := declared[al.ID]
 		if inc == nil {
 			err := as.ReleaseStranded(ctx, al.ID, before)
@@ -503,24 +510,29 @@ func (s *Service) RepairStranded(ctx context.Context, actor *User, grace time.Du
 			case ErrorKind(err) == EConflict || ErrorKind(err) == ENotFound:
 				continue // claimed or linked since it was listed
 			case err != nil:
-				return done, fmt.Errorf("alert repair: release alert %d: %w", al.ID, err)
+				errs = append(errs, fmt.Errorf("alert repair: release alert %d: %w", al.ID, err))
+				continue
 			}
 			done = append(done, Repaired{Alert: al.ID})
 			continue
 		}
 		if err := as.SetTriage(ctx, al.ID, TriageDeclared, TriageDeclared, inc.ID); err != nil {
-			if ErrorKind(err) == EConflict || ErrorKind(err) == ENotFound {
-				continue
+			if ErrorKind(err) != EConflict && ErrorKind(err) != ENotFound {
+				errs = append(errs, fmt.Errorf("alert repair: link alert %d to %s: %w", al.ID, inc.ID, err))
 			}
-			return done, fmt.Errorf("alert repair: link alert %d to %s: %w", al.ID, inc.ID, err)
+			continue
 		}
 		done = append(done, Repaired{Alert: al.ID, Incident: inc.ID})
 		if !inc.Open() {
 			continue // a closed incident takes no more alerts: linked only
 		}
-		if _, _, err := s.Do(ctx, actor, inc.ID, AttachAlert{Alert: al}); err != nil && ErrorKind(err) != EConflict {
-			return done, fmt.Errorf("alert repair: attach alert %d to %s: %w", al.ID, inc.ID, err)
+		by := actor
+		if u, err := s.Store.User(ctx, inc.DeclaredBy); err == nil && requireWriter(u, "alert attach") == nil {
+			by = u
+		}
+		if _, _, err := s.Do(ctx, by, inc.ID, AttachAlert{Alert: al}); err != nil && ErrorKind(err) != EConflict {
+			errs = append(errs, fmt.Errorf("alert repair: attach alert %d to %s: %w", al.ID, inc.ID, err))
 		}
 	}
-	return done, nil
+	return done, errors.Join(errs...)
 }
