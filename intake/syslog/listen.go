@@ -309,6 +309,7 @@ func (s *Server) readUDP(c *net.UDPConn, b *batcher) {
 	buf := make([]byte, min(s.cfg.MaxMessage+1, 1<<16))
 	oob := make([]byte, 64)
 	var seen []byte // the last control message noted
+	var sender senderName
 	for {
 		n, oobn, _, from, err := c.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
@@ -329,7 +330,10 @@ func (s *Server) readUDP(c *net.UDPConn, b *batcher) {
 			s.refuse("udp", reasonTooLarge, from.Addr(), "a datagram over the size limit", "limit", s.cfg.MaxMessage)
 			continue
 		}
-		if it, ok := s.take("udp", from.Addr(), buf[:n], b, true); ok {
+		if a := from.Addr(); a != sender.addr {
+			sender = senderName{a, a.String()}
+		}
+		if it, ok := s.take("udp", sender, buf[:n], b, true); ok {
 			b.add(it)
 		}
 	}
@@ -441,6 +445,7 @@ func (s *Server) serveTCP(conn net.Conn, from netip.Addr) {
 	// Messages go to b a chunk at a time: when the chunk is full, and
 	// before a read that may wait for the sender.
 	chunk := make([]item, 0, min(tcpChunk, s.cfg.MaxBatch))
+	sender := senderName{from, from.String()}
 	flush := func() {
 		b.addAll(chunk)
 		clear(chunk)
@@ -452,7 +457,7 @@ func (s *Server) serveTCP(conn net.Conn, from netip.Addr) {
 		msg, err := sc.Next()
 		switch {
 		case err == nil:
-			if it, ok := s.take("tcp", from, msg, nil, false); ok {
+			if it, ok := s.take("tcp", sender, msg, nil, false); ok {
 				chunk = append(chunk, it)
 			}
 			if len(chunk) == cap(chunk) || sc.Buffered() == 0 {
@@ -516,7 +521,8 @@ func addrOf(a net.Addr) netip.Addr {
 // refuses it (ok false). With park, a message from a sender no source
 // claims waits for the next reload of the sources, then goes to b (see
 // park).
-func (s *Server) take(transport string, from netip.Addr, msg []byte, b *batcher, park bool) (it item, ok bool) {
+func (s *Server) take(transport string, sender senderName, msg []byte, b *batcher, park bool) (it item, ok bool) {
+	from := sender.addr
 	if park || transport == "tcp" {
 		s.read.Add(1) // once per message: not again when it comes back from the park
 	}
@@ -528,7 +534,7 @@ func (s *Server) take(transport string, from netip.Addr, msg []byte, b *batcher,
 		s.refuse(transport, reasonNoSource, from, "no syslog source allows the sender: add one with sitrep source add NAME --kind syslog --allow CIDR")
 		return item{}, false
 	}
-	ev, format, err := readEvent(msg, from)
+	ev, format, err := readEventAs(msg, from, sender.text)
 	if err != nil {
 		s.refuse(transport, reasonBad, from, "a message with no text", "err", err)
 		return item{}, false
@@ -572,7 +578,7 @@ func (s *Server) unpark(b *batcher) {
 	s.parked = nil
 	s.parkMu.Unlock()
 	for _, p := range parked {
-		if it, ok := s.take("udp", p.from, p.msg, b, false); ok {
+		if it, ok := s.take("udp", senderName{p.from, p.from.String()}, p.msg, b, false); ok {
 			b.add(it)
 		}
 	}
@@ -595,6 +601,19 @@ const (
 // sender's address (label sender), which differs from host when a relay
 // forwards.
 func readEvent(msg []byte, sender netip.Addr) (sitrep.AlertEvent, string, error) {
+	return readEventAs(msg, sender, senderName{sender, sender.String()}.text)
+}
+
+// senderName is a sender's address and its text, which a reader keeps
+// rather than make a string of the same address for every message.
+type senderName struct {
+	addr netip.Addr
+	text string
+}
+
+// readEventAs is readEvent with the sender's address as text: senderText
+// is sender.String().
+func readEventAs(msg []byte, sender netip.Addr, senderText string) (sitrep.AlertEvent, string, error) {
 	msg = trimTrailer(msg)
 	format := format3164
 	if is5424(msg) {
@@ -606,12 +625,12 @@ func readEvent(msg []byte, sender netip.Addr) (sitrep.AlertEvent, string, error)
 	}
 	if err != nil {
 		format = formatRaw
-		if ev, err = rawEvent(msg, sender); err != nil {
+		if ev, err = rawEvent(msg, sender, senderText); err != nil {
 			return sitrep.AlertEvent{}, "", err
 		}
 	}
 	if sender.IsValid() {
-		ev.Labels["sender"] = sender.String()
+		ev.Labels["sender"] = senderText
 	}
 	ev.Normalize() // once, the sender's label in
 	return ev, format, nil
@@ -620,14 +639,14 @@ func readEvent(msg []byte, sender netip.Addr) (sitrep.AlertEvent, string, error)
 // rawEvent keeps a message that is no syslog as an alert: its text is the
 // summary, the sender is the host, and repetitions from one sender are one
 // alert. The event is not normalised yet.
-func rawEvent(msg []byte, sender netip.Addr) (sitrep.AlertEvent, error) {
+func rawEvent(msg []byte, sender netip.Addr, senderText string) (sitrep.AlertEvent, error) {
 	body := text(strings.TrimSpace(string(trimTrailer(msg))))
 	if body == "" {
 		return sitrep.AlertEvent{}, sitrep.Invalid("msg", "syslog message has no text")
 	}
 	host := ""
 	if sender.IsValid() {
-		host = sender.String()
+		host = senderText
 	}
 	ev := sitrep.AlertEvent{
 		Action:   sitrep.ActionTrigger,

@@ -2,6 +2,7 @@ package syslog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -208,17 +209,32 @@ type gatedIngester struct {
 	mu    sync.Mutex
 	held  chan struct{} // nil: open
 	calls []int
+	fails int // calls still to fail, as a store that is down does
 }
 
 func (g *gatedIngester) Ingest(ctx context.Context, source string, events []sitrep.AlertEvent) ([]sitrep.IngestResult, error) {
 	g.mu.Lock()
 	g.calls = append(g.calls, len(events))
 	held := g.held
+	fail := g.fails > 0
+	if fail {
+		g.fails--
+	}
 	g.mu.Unlock()
 	if held != nil {
 		<-held
 	}
+	if fail {
+		return nil, errors.New("database is locked")
+	}
 	return g.next.Ingest(ctx, source, events)
+}
+
+// failNext makes the next n calls fail.
+func (g *gatedIngester) failNext(n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.fails = n
 }
 
 func (g *gatedIngester) close() {
@@ -468,6 +484,36 @@ func TestListenerManyMessagesOneConnection(t *testing.T) {
 		if size > 200 {
 			t.Errorf("a store call of %d messages, over MaxBatch", size)
 		}
+	}
+}
+
+// TestListenerStoreErrorsRetried: when the store fails, the batch is tried
+// again until it is stored: nothing read is lost or counted as not stored.
+func TestListenerStoreErrorsRetried(t *testing.T) {
+	const n = 200
+	r := newRig(t, Config{MaxBatch: 50}, syslogSource("fw", "127.0.0.0/8"))
+	r.gate.failNext(3)
+	conn, err := net.Dial("tcp", r.srv.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	for i := range n {
+		fmt.Fprintf(&buf, "<13>1 - host app - - - store down, message %d\n", i)
+	}
+	if _, err := conn.Write([]byte(buf.String())); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	r.waitStored(t, n)
+	if got := len(r.alerts(t)); got != n {
+		t.Errorf("%d alerts, want %d", got, n)
+	}
+	if got := r.metric(t, "sitrep_syslog_refused_total", "reason", "not_stored"); got != 0 {
+		t.Errorf("%v messages counted as not stored", got)
+	}
+	if calls := r.gate.callSizes(); len(calls) < 4 {
+		t.Errorf("store calls %v: want the 3 that failed and those that stored", calls)
 	}
 }
 
