@@ -620,10 +620,10 @@ func readEventAs(msg []byte, sender netip.Addr, senderText string) (sitrep.Alert
 		format = format5424
 	}
 	ev, err := parse(msg)
-	if e := sitrep.AsError(err); e != nil && e.Field == "msg" {
-		return sitrep.AlertEvent{}, "", err // syslog, but nothing to say
-	}
-	if err != nil {
+	if err != nil { // (AsError costs an allocation even for nil)
+		if e := sitrep.AsError(err); e != nil && e.Field == "msg" {
+			return sitrep.AlertEvent{}, "", err // syslog, but nothing to say
+		}
 		format = formatRaw
 		if ev, err = rawEvent(msg, sender, senderText); err != nil {
 			return sitrep.AlertEvent{}, "", err
