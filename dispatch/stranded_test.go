@@ -148,3 +148,48 @@ func closeIncident(t *testing.T, e *env, commander *sitrep.User, id string) {
 		mustDo(t, e.svc, commander, id, cmd)
 	}
 }
+
+// releasingStore releases the alert of a declaration just before the
+// declaration records its incident on it, as a repair would that took the
+// declaration for one cut off by a crash.
+type releasingStore struct {
+	*sqlite.Store
+	released bool
+}
+
+func (s *releasingStore) SetTriage(ctx context.Context, id int64, from, triage, incidentID string) error {
+	if from == sitrep.TriageDeclared && triage == sitrep.TriageDeclared && incidentID != "" && !s.released {
+		s.released = true
+		if err := s.Store.SetTriage(ctx, id, sitrep.TriageDeclared, sitrep.TriagePending, ""); err != nil {
+			return err
+		}
+	}
+	return s.Store.SetTriage(ctx, id, from, triage, incidentID)
+}
+
+// A declaration that outlasted the grace and finds its alert put back on
+// the desk takes it again for its incident.
+func TestDeclarationOutlastsRepair(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sitrep.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	store := &releasingStore{Store: s}
+	e := newEnvOn(t, store, "")
+	res, err := e.in.Ingest(context.Background(), "am", []sitrep.AlertEvent{ev("slow", "Disk on db1 fills")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inc, _, err := e.svc.DeclareFromAlert(context.Background(), e.admin, res[0].AlertID, sitrep.DeclareInput{})
+	if err != nil {
+		t.Fatalf("declare from an alert released meanwhile: %v", err)
+	}
+	if !store.released {
+		t.Fatal("the store did not release the alert")
+	}
+	e.wantTriage(res[0].AlertID, sitrep.TriageDeclared, inc.ID)
+	if got := e.incident(inc.ID).Alerts; len(got) != 1 || got[0].ID != res[0].AlertID {
+		t.Errorf("alerts on %s: %+v", inc.ID, got)
+	}
+}
