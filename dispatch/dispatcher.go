@@ -72,10 +72,11 @@ type Options struct {
 // dispatch. A new alert is queued with what the intake holds of it (its
 // event, as the store keeps it: sitrep.OpenedAlert), so that matching
 // needs no read of the store; only declaring and attaching read the alert,
-// as they record it on the incident. An alert dispatch cannot take up at once (the queue is full,
-// the server stops) stays pending on the triage desk, where nothing is
-// lost: the worker sweeps the desk when it starts and after the queue
-// overflowed.
+// as they record it on the incident. An alert dispatch cannot take up at
+// once (the queue is full, the server stops) stays pending on the triage
+// desk, where nothing is lost: the worker sweeps the desk when it starts
+// and after the queue overflowed. It also repairs, at start and every
+// RepairInterval, the declarations a crash cut off (see repair).
 type Dispatcher struct {
 	inner    Ingester
 	svc      *sitrep.Service
