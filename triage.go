@@ -380,7 +380,11 @@ func (s *Service) AttachAlertTo(ctx context.Context, actor *User, alertID int64,
 	if err := requireWriter(actor, "alert attach"); err != nil {
 		return nil, nil, err
 	}
-	if _, err := s.Incident(ctx, actor, incidentID); err != nil {
+	// The incident is read once, by Do, which refuses one the actor may not
+	// see or act on (the claim is released then); only a refused claim
+	// looks at the incident first, so that an unknown incident is named as
+	// the problem before the alert's state.
+	if err := ValidateID(incidentID); err != nil {
 		return nil, nil, err
 	}
 	as, al, err := s.alert(ctx, alertID)
@@ -388,6 +392,9 @@ func (s *Service) AttachAlertTo(ctx context.Context, actor *User, alertID int64,
 		return nil, nil, err
 	}
 	if err := claim(ctx, as, al, TriageAttached, incidentID, "alert attach"); err != nil {
+		if _, ierr := s.Incident(ctx, actor, incidentID); ierr != nil {
+			return nil, nil, ierr
+		}
 		return nil, nil, err
 	}
 	inc, entries, err := s.Do(ctx, actor, incidentID, AttachAlert{Alert: al})
