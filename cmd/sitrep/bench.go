@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"runtime/pprof"
@@ -262,6 +263,13 @@ func (c *cli) runBench(ctx context.Context, o *benchOptions) (*benchReport, erro
 		if _, err := api.CreateSource(ctx, "bench-syslog-"+run, "syslog", []string{"127.0.0.1/32"}); err != nil {
 			return nil, fmt.Errorf("add a syslog source for the run: %w", err)
 		}
+		network := "tcp"
+		if o.path == benchSyslogUDP {
+			network = "udp"
+		}
+		if err := awaitSyslogSource(ctx, network, t.syslog, t.api, run); err != nil {
+			return nil, err
+		}
 	}
 	if o.probe != "" {
 		t.incident = incidentID(o.probe)
@@ -359,4 +367,51 @@ func errorKind(err error, status int) string {
 		return "network " + op.Op
 	}
 	return "other"
+}
+
+// awaitSyslogSource sends a message (over network, "tcp" or "udp") and
+// waits until the server has stored one: the listener learns of a new
+// source when a sender it does not know arrives, up to a second later, and
+// the run must measure the listener and the store, not that second.
+func awaitSyslogSource(ctx context.Context, network, addr, api, run string) error {
+	hc := &http.Client{Timeout: 10 * time.Second}
+	before, ok := storedCount(ctx, hc, api)
+	if !ok {
+		return fmt.Errorf("read the server's /metrics before the run")
+	}
+	send := func() error {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return fmt.Errorf("connect to the syslog listener %s: %w", addr, err)
+		}
+		_, err = fmt.Fprintf(conn, "<14>1 %s bench sitrep-bench - - - load test %s: the listener knows the source\n",
+			time.Now().UTC().Format(time.RFC3339Nano), run)
+		if cerr := conn.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("send to the syslog listener %s: %w", addr, err)
+		}
+		return nil
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for sent := 0; time.Now().Before(deadline); sent++ {
+		// A datagram can be lost: one is sent every half second until one
+		// is stored; TCP needs one.
+		if sent == 0 || network == "udp" && sent%10 == 0 {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		if n, ok := storedCount(ctx, hc, api); ok && n > before {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("the syslog listener %s did not store a message of the new source within 10 s", addr)
 }
