@@ -42,7 +42,8 @@ func benchRun(t *testing.T, args ...string) *benchReport {
 }
 
 // storedAlerts returns the alerts the store at db holds from sources named
-// bench-…: how many alerts and the sum of their counts.
+// bench-… but the syslog warm-up's: how many alerts and the sum of their
+// counts.
 func storedAlerts(t *testing.T, db string) (alerts, events int64) {
 	t.Helper()
 	st, err := app.OpenStore(t.Context(), db, nil)
@@ -55,7 +56,9 @@ func storedAlerts(t *testing.T, db string) (alerts, events int64) {
 		t.Fatal(err)
 	}
 	for _, al := range list {
-		if strings.HasPrefix(al.Source, "bench-") {
+		// The messages the tool sends before a syslog run, to know the
+		// listener knows the run's source, are not the run's.
+		if strings.HasPrefix(al.Source, "bench-") && !strings.Contains(al.Summary, "the listener knows the source") {
 			alerts++
 			events += al.Count
 		}
