@@ -83,6 +83,9 @@ type AlertFilter struct {
 	// IncidentID selects the alerts on one incident: declared from it or
 	// attached to it. "" for any.
 	IncidentID string
+	// AfterID, when above 0, selects the alerts with a larger ID and lists
+	// them in the order of their IDs, oldest first: a listing in pages.
+	AfterID int64
 }
 
 // Ingest is one normalised event from a source, as the intake hands it to

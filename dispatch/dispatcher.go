@@ -33,6 +33,9 @@ const actionTimeout = 30 * time.Second
 // up (the store's largest listing).
 const sweepLimit = 10000
 
+// sweepPage is how many pending alerts a sweep of the missed reads at once.
+const sweepPage = 1000
+
 // maxOpenIncidents is how many open incidents a look-up of group keys
 // reads.
 const maxOpenIncidents = 10000
@@ -94,9 +97,10 @@ type Dispatcher struct {
 	// maxBytes.
 	queuedBytes atomic.Int64
 	maxBytes    int64
-	// missed is set when the queue overflowed: the worker sweeps the
-	// desk once the queue is empty.
-	missed atomic.Bool
+	// missedFrom is the lowest ID of the alerts the queue had no room for
+	// (or a repair put back) since the worker last swept them up, 0 for
+	// none: the worker sweeps the desk from there once the queue is empty.
+	missedFrom atomic.Int64
 
 	// The worker's own state: only its goroutine touches it.
 	groups  map[string]string // group key → open incident
@@ -289,7 +293,7 @@ func (d *Dispatcher) enqueue(it item) {
 	default:
 		d.queuedBytes.Add(-it.size)
 		d.m.dropped.Inc()
-		d.missed.Store(true)
+		d.miss(it.id)
 	}
 }
 
@@ -344,7 +348,7 @@ func (d *Dispatcher) run() {
 	defer d.wg.Done()
 	d.loadGroups()
 	d.repair()
-	d.missed.Store(false) // the sweep takes up what the repair put back
+	d.missedFrom.Store(0) // the sweep takes up what the repair put back
 	d.sweep()
 	repairs := time.NewTicker(d.repairs)
 	defer repairs.Stop()
@@ -357,13 +361,16 @@ func (d *Dispatcher) run() {
 		case it := <-d.queue:
 			d.queuedBytes.Add(-it.size)
 			if it.done != nil {
+				// What the queue had no room for was queued before
+				// the flush too.
+				d.sweepMissed()
 				close(it.done)
 			} else {
 				d.dispatch(it)
 			}
 		}
-		if len(d.queue) == 0 && d.missed.Swap(false) {
-			d.sweep()
+		if len(d.queue) == 0 {
+			d.sweepMissed()
 		}
 	}
 }
@@ -392,6 +399,51 @@ func (d *Dispatcher) sweep() {
 	}
 }
 
+// miss records that the alert id was kept from dispatch: the worker sweeps
+// it up from the desk once the queue is empty.
+func (d *Dispatcher) miss(id int64) {
+	for {
+		from := d.missedFrom.Load()
+		if from != 0 && from <= id || d.missedFrom.CompareAndSwap(from, id) {
+			return
+		}
+	}
+}
+
+// sweepMissed dispatches the alerts pending on the desk from the lowest one
+// missed, oldest first, a page at a time, however many the queue had no
+// room for: the sweep of the start takes up only the latest.
+func (d *Dispatcher) sweepMissed() {
+	from := d.missedFrom.Swap(0)
+	if from == 0 {
+		return
+	}
+	d.log.Info("dispatching the alerts the queue had no room for", "from", from)
+	for after := from - 1; d.ctx.Err() == nil; {
+		ctx, cancel := context.WithTimeout(d.ctx, actionTimeout)
+		page, err := d.alerts.Alerts(ctx, sitrep.AlertFilter{Triage: sitrep.TriagePending, Open: true, AfterID: after, Limit: sweepPage})
+		cancel()
+		if err != nil {
+			if d.ctx.Err() == nil {
+				d.log.Error("sweep the triage desk", "err", err)
+				d.miss(after + 1) // tried again when the queue next empties
+			}
+			return
+		}
+		for _, al := range page {
+			if d.ctx.Err() != nil {
+				d.miss(al.ID)
+				return
+			}
+			d.dispatch(item{id: al.ID, al: al})
+			after = al.ID
+		}
+		if len(page) < sweepPage {
+			return
+		}
+	}
+}
+
 // repair finishes or undoes the declarations a crash cut off between
 // claiming their alert and recording the incident on it
 // (sitrep.Service.RepairStranded). Alerts put back on the desk are swept
@@ -406,7 +458,7 @@ func (d *Dispatcher) repair() {
 		if r.Incident == "" {
 			d.m.stranded.WithLabelValues("released").Inc()
 			d.log.Warn("an alert was left declared without an incident, none declared from it: put back on the triage desk", "alert", r.Alert)
-			d.missed.Store(true)
+			d.miss(r.Alert)
 			continue
 		}
 		d.m.stranded.WithLabelValues("linked").Inc()

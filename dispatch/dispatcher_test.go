@@ -466,10 +466,35 @@ func TestQueueFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.wantTriage(more[0].AlertID, sitrep.TriagePending, "")
-	d.missed.Store(true)
-	e.flush() // the worker sees the marker, then an empty queue: it sweeps
-	e.flush()
+	d.miss(more[0].AlertID)
+	e.flush() // a flush waits for the sweep of what was missed
 	e.wantTriage(more[0].AlertID, sitrep.TriageSuppressed, "")
+
+	// More alerts missed than a page of the sweep, and more than the
+	// sweep of the start takes: every one is dispatched, held ones left.
+	events = events[:0]
+	for i := range 2*sweepPage + 10 {
+		summary := "test alert"
+		if i%3 == 0 {
+			summary = "CPU hot" // no rule: held
+		}
+		events = append(events, ev(fmt.Sprint("burst", i), summary))
+	}
+	burst, err := d.Ingest(context.Background(), "am", events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.flush()
+	for i, r := range burst {
+		al := e.alert(r.AlertID)
+		want := sitrep.TriageSuppressed
+		if i%3 == 0 {
+			want = sitrep.TriagePending
+		}
+		if al.Triage != want {
+			t.Fatalf("burst alert %d: %s, want %s", i, al.Triage, want)
+		}
+	}
 }
 
 // A person who takes an alert first wins; dispatch leaves it alone.

@@ -353,11 +353,17 @@ func (s *Store) Alerts(ctx context.Context, f sitrep.AlertFilter) ([]*sitrep.Ale
 		args = append(args, f.IncidentID)
 		where = append(where, fmt.Sprintf(`incident_id = $%d`, len(args)))
 	}
+	order := ` ORDER BY last_seen DESC, id DESC LIMIT $1`
+	if f.AfterID > 0 {
+		args = append(args, f.AfterID)
+		where = append(where, fmt.Sprintf(`id > $%d`, len(args)))
+		order = ` ORDER BY id LIMIT $1`
+	}
 	q := selectAlerts
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	q += ` ORDER BY last_seen DESC, id DESC LIMIT $1`
+	q += order
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)

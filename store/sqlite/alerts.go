@@ -438,11 +438,16 @@ func (s *Store) Alerts(ctx context.Context, f sitrep.AlertFilter) ([]*sitrep.Ale
 	if f.IncidentID != "" {
 		where, args = append(where, `incident_id = ?`), append(args, f.IncidentID)
 	}
+	order := ` ORDER BY last_seen DESC, id DESC LIMIT ?`
+	if f.AfterID > 0 {
+		where, args = append(where, `id > ?`), append(args, f.AfterID)
+		order = ` ORDER BY id LIMIT ?`
+	}
 	q := selectAlerts
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	q += ` ORDER BY last_seen DESC, id DESC LIMIT ?`
+	q += order
 	rows, err := s.rs.query(ctx, nil, q, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)

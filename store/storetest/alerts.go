@@ -584,6 +584,12 @@ func testTriageDesk(t *testing.T, h Harness) {
 		{sitrep.AlertFilter{Triage: sitrep.TriageAttached}, []int64{ids["b"]}},
 		{sitrep.AlertFilter{Triage: sitrep.TriageDeclared}, []int64{}},
 		{sitrep.AlertFilter{Limit: 2}, []int64{ids["a"], ids["d"]}},
+		// In pages by ID, oldest first, whenever last seen.
+		{sitrep.AlertFilter{AfterID: ids["a"]}, []int64{ids["b"], ids["c"], ids["d"]}},
+		{sitrep.AlertFilter{AfterID: ids["a"], Limit: 2}, []int64{ids["b"], ids["c"]}},
+		{sitrep.AlertFilter{AfterID: ids["a"], Triage: sitrep.TriagePending}, []int64{ids["c"]}},
+		{sitrep.AlertFilter{AfterID: ids["a"], Open: true}, []int64{ids["b"], ids["d"]}},
+		{sitrep.AlertFilter{AfterID: ids["d"]}, []int64{}},
 	} {
 		t.Run(fmt.Sprintf("%+v", tc.filter), func(t *testing.T) {
 			if d := diff(tc.want, alertIDs(f.alerts(tc.filter))); d != "" {
