@@ -364,21 +364,26 @@ func (s *Store) Alerts(ctx context.Context, f sitrep.AlertFilter) ([]*sitrep.Ale
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += order
+	return s.listAlerts(ctx, "list alerts", q, args...)
+}
+
+// listAlerts runs a query of selectAlerts; what names it in errors.
+func (s *Store) listAlerts(ctx context.Context, what, q string, args ...any) ([]*sitrep.Alert, error) {
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list alerts: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	alerts := []*sitrep.Alert{}
 	for rows.Next() {
 		al, err := scanAlert(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list alerts: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		alerts = append(alerts, al)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list alerts: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return alerts, nil
 }

@@ -13,24 +13,8 @@ import (
 // stamps each change), oldest first.
 func (s *Store) StrandedAlerts(ctx context.Context, before time.Time, limit int) ([]*sitrep.Alert, error) {
 	limit = min(max(limit, 1), maxAlertsLimit)
-	rows, err := s.pool.Query(ctx, selectAlerts+` WHERE triage = 'declared' AND incident_id IS NULL
+	return s.listAlerts(ctx, "list stranded alerts", selectAlerts+` WHERE triage = 'declared' AND incident_id IS NULL
 		AND (triaged_at IS NULL OR triaged_at < $1) ORDER BY id LIMIT $2`, before, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list stranded alerts: %w", err)
-	}
-	defer rows.Close()
-	alerts := []*sitrep.Alert{}
-	for rows.Next() {
-		al, err := scanAlert(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list stranded alerts: %w", err)
-		}
-		alerts = append(alerts, al)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list stranded alerts: %w", err)
-	}
-	return alerts, nil
 }
 
 // ReleaseStranded puts a stranded alert back on the triage desk, only if

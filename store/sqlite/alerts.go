@@ -448,21 +448,27 @@ func (s *Store) Alerts(ctx context.Context, f sitrep.AlertFilter) ([]*sitrep.Ale
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += order
-	rows, err := s.rs.query(ctx, nil, q, append(args, limit)...)
+	return s.listAlerts(ctx, "list alerts", q, append(args, limit)...)
+}
+
+// listAlerts runs a query of selectAlerts on the read pool; what names it in
+// errors.
+func (s *Store) listAlerts(ctx context.Context, what, q string, args ...any) ([]*sitrep.Alert, error) {
+	rows, err := s.rs.query(ctx, nil, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list alerts: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	alerts := []*sitrep.Alert{}
 	for rows.Next() {
 		al, err := scanAlert(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list alerts: %w", err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
 		alerts = append(alerts, al)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list alerts: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return alerts, nil
 }
