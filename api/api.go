@@ -56,6 +56,10 @@ type Config struct {
 	// Exercises, when set, runs rehearsals (/api/v1/exercises…); without
 	// it they answer 404.
 	Exercises Exercises
+	// SourcesChanged, when set, is called once a source has been added or
+	// removed through the API, so that listeners holding the sources in
+	// memory reload them at once.
+	SourcesChanged func(ctx context.Context)
 }
 
 // API is the HTTP handler of the whole API.
@@ -79,6 +83,8 @@ type API struct {
 	sources       sourceCache    // the intake's sources by key
 	notify        Notifier
 	exercise      Exercises
+	// sourcesChanged is Config.SourcesChanged, or a no-op.
+	sourcesChanged func(ctx context.Context)
 }
 
 // readyTimeout bounds a readiness check, so that a hung store fails the probe
@@ -92,7 +98,10 @@ func New(cfg Config) *API {
 	if cfg.Service == nil {
 		panic("api.New: Config.Service is nil")
 	}
-	a := &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBody, ready: cfg.Ready, publicURL: strings.TrimRight(cfg.PublicURL, "/"), ingester: cfg.Ingester, notify: cfg.Notifier, exercise: cfg.Exercises, mux: http.NewServeMux()}
+	a := &API{svc: cfg.Service, log: cfg.Logger, maxBody: cfg.MaxBody, ready: cfg.Ready, publicURL: strings.TrimRight(cfg.PublicURL, "/"), ingester: cfg.Ingester, notify: cfg.Notifier, exercise: cfg.Exercises, mux: http.NewServeMux(), sourcesChanged: cfg.SourcesChanged}
+	if a.sourcesChanged == nil {
+		a.sourcesChanged = func(context.Context) {}
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}

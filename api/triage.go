@@ -44,6 +44,7 @@ func createSource(a *API, w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	a.sourcesChanged(r.Context())
 	w.Header().Set("Location", "/api/v1/sources/"+url.PathEscape(src.Name))
 	return writeJSON(w, http.StatusCreated, createdSource{Source: src, Key: key, URL: intakeURL(a.baseURL(r), src.Kind, key)})
 }
@@ -90,6 +91,7 @@ func deleteSource(a *API, w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.sources.forget()
+	a.sourcesChanged(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -165,6 +165,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Notifier:  a.notifier,
 		Ingester:  a.intake,
 		Exercises: a.exercises,
+		// A source added or removed here is taken up by this server's
+		// syslog listeners at once; other replicas' at their next
+		// reload (syslog.DefaultRefresh).
+		SourcesChanged: a.reloadSources,
 	})
 	if a.handler, err = a.mountWeb(apiHandler); err != nil {
 		a.ingester.Close()

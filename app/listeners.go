@@ -77,6 +77,14 @@ func (a *App) startListeners() (err error) {
 	return nil
 }
 
+// reloadSources has the syslog listeners load the sources again. The
+// listeners start before the HTTP server serves, and are not replaced.
+func (a *App) reloadSources(ctx context.Context) {
+	if srv := a.listeners.syslog; srv != nil {
+		_ = srv.Reload(context.WithoutCancel(ctx)) // logged by the listener; the periodic reload tries again
+	}
+}
+
 // stopListeners closes the listeners, at once, storing what they had read,
 // until ctx ends.
 func (a *App) stopListeners(ctx context.Context) error {

@@ -517,6 +517,13 @@ func addrOf(a net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
+// Reload loads the sources at once: a server that has just added or removed
+// one calls it, so that the source's senders are taken (or refused) from
+// their next message rather than from the next periodic reload.
+func (s *Server) Reload(ctx context.Context) error {
+	return s.sources.reload(ctx, 0)
+}
+
 // take turns one message from a sender into an item for the store, or
 // refuses it (ok false). With park, a message from a sender no source
 // claims waits for the next reload of the sources, then goes to b (see
