@@ -143,6 +143,11 @@ type AlertStore interface {
 	// from one alert. ENotFound if none, EConflict (see TriageConflict) if
 	// its triage is not from.
 	SetTriage(ctx context.Context, id int64, from, triage, incidentID string) error
+	// SetTriageMany records one triage decision with no incident on many
+	// alerts at once, each only if its triage is from, and returns the IDs
+	// of those it changed (in any order): the others were missing or
+	// taken. At most MaxTriageMany IDs.
+	SetTriageMany(ctx context.Context, ids []int64, from, triage string) ([]int64, error)
 
 	// StrandedAlerts lists the alerts declared without an incident whose
 	// triage last changed before before (or before the store recorded
@@ -428,6 +433,31 @@ func (s *Service) SuppressAlert(ctx context.Context, actor *User, alertID int64)
 		return fmt.Errorf("alert suppress: %w", err)
 	}
 	return nil
+}
+
+// MaxTriageMany bounds the alerts of one SetTriageMany.
+const MaxTriageMany = 1000
+
+// SuppressAlerts takes many alerts off the triage desk as not mattering, in
+// one write, and returns the IDs of those it took: the others were missing
+// or taken off the desk already. Dispatch suppresses in these, so that a
+// rule suppressing a storm of new alerts keeps up with the intake.
+func (s *Service) SuppressAlerts(ctx context.Context, actor *User, ids []int64) ([]int64, error) {
+	if err := requireWriter(actor, "alert suppress"); err != nil {
+		return nil, err
+	}
+	if len(ids) > MaxTriageMany {
+		return nil, Invalid("ids", "alert suppress: %d alerts at once, more than the %d allowed", len(ids), MaxTriageMany)
+	}
+	as, err := s.alerts()
+	if err != nil {
+		return nil, err
+	}
+	done, err := as.SetTriageMany(ctx, ids, TriagePending, TriageSuppressed)
+	if err != nil {
+		return nil, fmt.Errorf("alert suppress: %w", err)
+	}
+	return done, nil
 }
 
 func onIncident(al *Alert) string {

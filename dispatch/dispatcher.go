@@ -107,6 +107,8 @@ type Dispatcher struct {
 	kinds   map[string]string // source name → kind
 	kindsAt time.Time
 	actor   *sitrep.User
+	// suppressing are the suppressions waiting to be written.
+	suppressing []suppression
 
 	reloadMu sync.Mutex
 	stamp    fileStamp
@@ -350,6 +352,7 @@ func (d *Dispatcher) run() {
 	d.repair()
 	d.missedFrom.Store(0) // the sweep takes up what the repair put back
 	d.sweep()
+	d.flushSuppressed()
 	repairs := time.NewTicker(d.repairs)
 	defer repairs.Stop()
 	for {
@@ -364,13 +367,16 @@ func (d *Dispatcher) run() {
 				// What the queue had no room for was queued before
 				// the flush too.
 				d.sweepMissed()
+				d.flushSuppressed()
 				close(it.done)
 			} else {
 				d.dispatch(it)
 			}
 		}
 		if len(d.queue) == 0 {
+			d.flushSuppressed()
 			d.sweepMissed()
+			d.flushSuppressed()
 		}
 	}
 }
@@ -516,6 +522,12 @@ func (d *Dispatcher) dispatch(it item) {
 		d.log.Error("dispatch an alert; it stays on the triage desk", "alert", id, "rule", dec.rule, "err", err)
 		return
 	}
+	if dec.deferred {
+		if len(d.suppressing) >= suppressBatch {
+			d.flushSuppressed()
+		}
+		return
+	}
 	d.m.decisions.WithLabelValues(dec.action, dec.rule).Inc()
 	if d.log.Enabled(ctx, slog.LevelDebug) {
 		attrs := []any{"alert", id, "action", dec.action, "rule", dec.rule}
@@ -535,6 +547,61 @@ type decision struct {
 	rule     string
 	incident string
 	why      string
+	// deferred is set when the action waits to be written with others
+	// (a suppression): it is counted once written.
+	deferred bool
+}
+
+// suppression is an alert a rule suppresses, waiting to be written.
+type suppression struct {
+	id   int64
+	rule string
+}
+
+// suppressBatch is how many suppressions wait at most before they are
+// written; they are written too whenever the queue is empty.
+const suppressBatch = 500
+
+// flushSuppressed writes the suppressions waiting, in one store write, and
+// counts each as done or, if a person or another replica took the alert off
+// the desk first, as taken.
+func (d *Dispatcher) flushSuppressed() {
+	if len(d.suppressing) == 0 {
+		return
+	}
+	waiting := d.suppressing
+	d.suppressing = d.suppressing[:0]
+	ids := make([]int64, len(waiting))
+	for i, s := range waiting {
+		ids[i] = s.id
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(d.ctx), actionTimeout)
+	defer cancel()
+	done, err := d.svc.SuppressAlerts(ctx, d.actor, ids)
+	if err != nil {
+		for _, s := range waiting {
+			d.m.decisions.WithLabelValues("error", s.rule).Inc()
+		}
+		d.log.Error("suppress alerts; they stay on the triage desk", "alerts", len(ids), "err", err)
+		return
+	}
+	suppressed := make(map[int64]bool, len(done))
+	for _, id := range done {
+		suppressed[id] = true
+	}
+	debug := d.log.Enabled(ctx, slog.LevelDebug)
+	for _, s := range waiting {
+		if !suppressed[s.id] {
+			if debug {
+				d.log.Debug("dispatch: alert already triaged", "alert", s.id)
+			}
+			continue
+		}
+		d.m.decisions.WithLabelValues(ActionSuppress, s.rule).Inc()
+		if debug {
+			d.log.Debug("dispatch decision", "alert", s.id, "action", ActionSuppress, "rule", s.rule)
+		}
+	}
 }
 
 // decide matches the alert against the rules and acts. The alert is the
@@ -575,11 +642,12 @@ func (d *Dispatcher) decide(ctx context.Context, it item) (decision, error) {
 	}
 	switch rule.Action {
 	case ActionSuppress:
-		err := d.svc.SuppressAlert(ctx, d.actor, al.ID)
-		if err != nil && d.taken(ctx, al.ID) {
-			return dec, errTaken
-		}
-		return dec, err
+		// Suppressions wait to be written many at once (see
+		// flushSuppressed): one write each kept a rule that suppresses a
+		// storm of new alerts far behind the intake.
+		d.suppressing = append(d.suppressing, suppression{id: al.ID, rule: rule.Name})
+		dec.deferred = true
+		return dec, nil
 	case ActionAttach:
 		key := rule.GroupKey(al)
 		inc, err := d.attachGroup(ctx, al, key)

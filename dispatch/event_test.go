@@ -175,15 +175,67 @@ func checkEventsAsStored(t *testing.T, store sitrep.Store, rules []*Rules) {
 	}
 }
 
-// readCounter is a SQLite store that counts the reads of single alerts.
+// readCounter is a SQLite store that counts the reads of single alerts and
+// the writes of triage.
 type readCounter struct {
 	*sqlite.Store
-	reads atomic.Int64
+	reads, triageWrites atomic.Int64
 }
 
 func (c *readCounter) Alert(ctx context.Context, id int64) (*sitrep.Alert, error) {
 	c.reads.Add(1)
 	return c.Store.Alert(ctx, id)
+}
+
+func (c *readCounter) SetTriage(ctx context.Context, id int64, from, triage, incidentID string) error {
+	c.triageWrites.Add(1)
+	return c.Store.SetTriage(ctx, id, from, triage, incidentID)
+}
+
+func (c *readCounter) SetTriageMany(ctx context.Context, ids []int64, from, triage string) ([]int64, error) {
+	c.triageWrites.Add(1)
+	return c.Store.SetTriageMany(ctx, ids, from, triage)
+}
+
+// Alerts a rule suppresses are written many at once: a storm of them costs
+// a few writes, not one each, and every one is counted once.
+func TestSuppressInBatches(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sitrep.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	store := &readCounter{Store: s}
+	e := newEnvOn(t, store, deskRules)
+	d, err := newDispatcher(e.in, e.svc, Options{RulesFile: e.file, Interval: -1, Registry: e.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.d = d
+	t.Cleanup(func() { d.Close() })
+	const n = 1200
+	events := make([]sitrep.AlertEvent, n)
+	for i := range events {
+		events[i] = ev(fmt.Sprint("noise", i), "test alert")
+	}
+	// Queued before the worker starts, so that it finds them all at once.
+	res, err := d.Ingest(context.Background(), "am", events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.start()
+	e.flush()
+	for _, r := range res {
+		e.wantTriage(r.AlertID, sitrep.TriageSuppressed, "")
+	}
+	// The start's sweep and the queue each take them in writes of at most
+	// suppressBatch: 3 each.
+	if w := store.triageWrites.Load(); w > 2*((n+suppressBatch-1)/suppressBatch) {
+		t.Errorf("%d triage writes to suppress %d alerts", w, n)
+	}
+	if got := e.decisions(ActionSuppress, "noise"); got != n {
+		t.Errorf("%v suppressions counted, want %d", got, n)
+	}
 }
 
 // New alerts that the rules hold or suppress are decided without reading

@@ -414,6 +414,33 @@ func (s *Store) SetTriage(ctx context.Context, id int64, from, triage, incidentI
 	return nil
 }
 
+// SetTriageMany records one triage decision on many alerts, each only if its
+// triage is from, and returns the IDs of those it changed.
+func (s *Store) SetTriageMany(ctx context.Context, ids []int64, from, triage string) ([]int64, error) {
+	if !validTriage(triage) || !validTriage(from) {
+		return nil, sitrep.Invalid("triage", "triage %q or %q is not valid: pending, declared, attached or suppressed", from, triage)
+	}
+	if len(ids) > sitrep.MaxTriageMany {
+		return nil, sitrep.Invalid("ids", "%d alerts at once, more than the %d allowed", len(ids), sitrep.MaxTriageMany)
+	}
+	if len(ids) == 0 {
+		return []int64{}, nil
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE alerts SET triage = $1, incident_id = NULL
+		WHERE triage = $2 AND id = ANY($3) RETURNING id`, triage, from, ids)
+	if err != nil {
+		return nil, fmt.Errorf("set triage of %d alerts: %w", len(ids), err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("set triage of %d alerts: %w", len(ids), err)
+	}
+	if done == nil {
+		done = []int64{}
+	}
+	return done, nil
+}
+
 func scanAlert(row pgx.Row) (*sitrep.Alert, error) {
 	var al sitrep.Alert
 	var labels, samples string

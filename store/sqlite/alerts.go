@@ -26,6 +26,10 @@ const (
 	qResolveAlert = `UPDATE alerts SET status = 'resolved', resolved_at = ?
 		WHERE id = ? AND source = ? AND dedup_key = ? AND status <> 'resolved'`
 	qSetTriage = `UPDATE alerts SET triage = ?, incident_id = ? WHERE id = ? AND (? = '' OR triage = ?)`
+	// The IDs come as a JSON array, so that one prepared statement takes
+	// any number of them.
+	qSetTriageMany = `UPDATE alerts SET triage = ?, incident_id = NULL
+		WHERE triage = ? AND id IN (SELECT value FROM json_each(?)) RETURNING id`
 )
 
 // insertAlerts returns the statement that opens n new alerts, each with the
@@ -86,7 +90,7 @@ var qInsertAlerts, qCountAlerts = map[int]string{}, map[int]string{}
 const samplesFunc = "sitrep_alert_samples"
 
 func init() {
-	writeQueries = append(writeQueries, qInsertSource, qDeleteSource, qAckAlert, qResolveAlert, qSetTriage)
+	writeQueries = append(writeQueries, qInsertSource, qDeleteSource, qAckAlert, qResolveAlert, qSetTriage, qSetTriageMany)
 	for _, n := range rowSizes {
 		qInsertAlerts[n], qCountAlerts[n] = insertAlerts(n), countAlerts(n)
 		writeQueries = append(writeQueries, qInsertAlerts[n], qCountAlerts[n])
@@ -498,6 +502,41 @@ func (s *Store) SetTriage(ctx context.Context, id int64, from, triage, incidentI
 		return sitrep.TriageConflict(al)
 	}
 	return nil
+}
+
+// SetTriageMany records one triage decision on many alerts, each only if its
+// triage is from, and returns the IDs of those it changed.
+func (s *Store) SetTriageMany(ctx context.Context, ids []int64, from, triage string) ([]int64, error) {
+	if !validTriage(triage) || !validTriage(from) {
+		return nil, sitrep.Invalid("triage", "triage %q or %q is not valid: pending, declared, attached or suppressed", from, triage)
+	}
+	if len(ids) > sitrep.MaxTriageMany {
+		return nil, sitrep.Invalid("ids", "%d alerts at once, more than the %d allowed", len(ids), sitrep.MaxTriageMany)
+	}
+	if len(ids) == 0 {
+		return []int64{}, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, fmt.Errorf("set triage of %d alerts: %w", len(ids), err)
+	}
+	rows, err := s.ws.query(ctx, nil, qSetTriageMany, triage, from, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("set triage of %d alerts: %w", len(ids), err)
+	}
+	defer rows.Close()
+	done := make([]int64, 0, len(ids))
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("set triage of %d alerts: %w", len(ids), err)
+		}
+		done = append(done, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("set triage of %d alerts: %w", len(ids), err)
+	}
+	return done, nil
 }
 
 func scanAlert(row scanner) (*sitrep.Alert, error) {

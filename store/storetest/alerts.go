@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ func runAlerts(t *testing.T, h Harness) {
 	t.Run("TriageService", func(t *testing.T) { testTriageService(t, h) })
 	t.Run("ConcurrentIngest", func(t *testing.T) { testConcurrentIngest(t, h) })
 	t.Run("TriageRace", func(t *testing.T) { testTriageRace(t, h) })
+	t.Run("TriageMany", func(t *testing.T) { testTriageMany(t, h) })
 	t.Run("DispatchAccount", func(t *testing.T) { testDispatchAccount(t, h) })
 	t.Run("ManyAlertsOnIncident", func(t *testing.T) { testManyAlertsOnIncident(t, h) })
 	t.Run("GroupFilter", func(t *testing.T) { testGroupFilter(t, h) })
@@ -552,6 +554,39 @@ func testAlertSeverity(t *testing.T, h Harness) {
 			}
 		})
 	}
+}
+
+// testTriageMany suppresses many alerts in one write: only those still
+// pending change, and the store says which.
+func testTriageMany(t *testing.T, h Harness) {
+	f := newAlertFixture(t, h)
+	res := f.ingest("edr", trigger("a"), trigger("b"), trigger("c"), trigger("d"))
+	a, b, c, d := res[0].AlertID, res[1].AlertID, res[2].AlertID, res[3].AlertID
+	inc := f.declare(f.admin, "Taken first")
+	if err := f.as.SetTriage(f.ctx, b, sitrep.TriagePending, sitrep.TriageAttached, inc.ID); err != nil {
+		t.Fatal(err)
+	}
+	done, err := f.as.SetTriageMany(f.ctx, []int64{a, b, c, 1 << 40}, sitrep.TriagePending, sitrep.TriageSuppressed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(done)
+	if d := diff([]int64{a, c}, done); d != "" {
+		t.Errorf("changed (-want +got):\n%s", d)
+	}
+	for id, want := range map[int64]string{a: sitrep.TriageSuppressed, b: sitrep.TriageAttached, c: sitrep.TriageSuppressed, d: sitrep.TriagePending} {
+		if al := f.alert(id); al.Triage != want {
+			t.Errorf("alert %d: %s, want %s", id, al.Triage, want)
+		}
+	}
+	if al := f.alert(b); al.IncidentID != inc.ID {
+		t.Errorf("the alert taken first lost its incident: %q", al.IncidentID)
+	}
+	if done, err := f.as.SetTriageMany(f.ctx, nil, sitrep.TriagePending, sitrep.TriageSuppressed); err != nil || len(done) != 0 {
+		t.Errorf("no alerts: %v, %v", done, err)
+	}
+	_, err = f.as.SetTriageMany(f.ctx, []int64{a}, sitrep.TriagePending, "shrugged")
+	requireKind(t, "an invalid triage", err, sitrep.EInvalid)
 }
 
 // testTriageDesk checks the listings the triage desk uses and SetTriage.
