@@ -17,6 +17,8 @@ import (
 
 	"github.com/sitrep-ir/sitrep"
 	"github.com/sitrep-ir/sitrep/intake/ingest"
+	"github.com/sitrep-ir/sitrep/internal/pgtest"
+	"github.com/sitrep-ir/sitrep/store/postgres"
 	"github.com/sitrep-ir/sitrep/store/sqlite"
 )
 
@@ -36,12 +38,35 @@ type env struct {
 
 func newEnv(t testing.TB, rules string) *env {
 	t.Helper()
+	return newEnvOn(t, openSQLite(t), rules)
+}
+
+// openSQLite opens a new SQLite store, closed when the test ends.
+func openSQLite(t testing.TB) *sqlite.Store {
+	t.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sitrep.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return newEnvOn(t, s, rules)
+	return s
+}
+
+// eachStore runs check on a new SQLite store and on a new PostgreSQL
+// database (when SITREP_TEST_POSTGRES names a server).
+func eachStore(t *testing.T, check func(t *testing.T, s sitrep.Store)) {
+	t.Run("sqlite", func(t *testing.T) { check(t, openSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		if os.Getenv("SITREP_TEST_POSTGRES") == "" {
+			t.Skip("SITREP_TEST_POSTGRES is not set")
+		}
+		s, err := postgres.Open(context.Background(), pgtest.FreshDatabase(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		check(t, s)
+	})
 }
 
 // newEnvOn makes an env on store, with the rules file (not written when

@@ -3,8 +3,6 @@ package dispatch
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,8 +10,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sitrep-ir/sitrep"
-	"github.com/sitrep-ir/sitrep/internal/pgtest"
-	"github.com/sitrep-ir/sitrep/store/postgres"
 	"github.com/sitrep-ir/sitrep/store/sqlite"
 )
 
@@ -107,25 +103,7 @@ func TestEventMatchesAsStored(t *testing.T) {
 	for _, r := range eventRules {
 		rules = append(rules, mustParse(t, "rules:\n  - "+r+"\n"))
 	}
-	t.Run("sqlite", func(t *testing.T) {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sitrep.db"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		checkEventsAsStored(t, s, rules)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		if os.Getenv("SITREP_TEST_POSTGRES") == "" {
-			t.Skip("SITREP_TEST_POSTGRES is not set")
-		}
-		s, err := postgres.Open(context.Background(), pgtest.FreshDatabase(t), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		checkEventsAsStored(t, s, rules)
-	})
+	eachStore(t, func(t *testing.T, s sitrep.Store) { checkEventsAsStored(t, s, rules) })
 }
 
 func checkEventsAsStored(t *testing.T, store sitrep.Store, rules []*Rules) {
@@ -200,12 +178,7 @@ func (c *readCounter) SetTriageMany(ctx context.Context, ids []int64, from, tria
 // Alerts a rule suppresses are written many at once: a storm of them costs
 // a few writes, not one each, and every one is counted once.
 func TestSuppressInBatches(t *testing.T) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sitrep.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	store := &readCounter{Store: s}
+	store := &readCounter{Store: openSQLite(t)}
 	e := newEnvOn(t, store, deskRules)
 	d, err := newDispatcher(e.in, e.svc, Options{RulesFile: e.file, Interval: -1, Registry: e.reg})
 	if err != nil {
@@ -242,12 +215,7 @@ func TestSuppressInBatches(t *testing.T) {
 // them from the store; a declaration reads its alert once, as it records it
 // on the incident.
 func TestNewAlertsNotReadBack(t *testing.T) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sitrep.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	store := &readCounter{Store: s}
+	store := &readCounter{Store: openSQLite(t)}
 	e := newEnvOn(t, store, deskRules)
 	e.start(Options{})
 	before := store.reads.Load()

@@ -2,8 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +9,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sitrep-ir/sitrep"
-	"github.com/sitrep-ir/sitrep/internal/pgtest"
-	"github.com/sitrep-ir/sitrep/store/postgres"
 	"github.com/sitrep-ir/sitrep/store/sqlite"
 )
 
@@ -24,25 +20,7 @@ import (
 // declared from them. A claim younger than the grace is left alone: it may
 // be a declaration under way on another replica.
 func TestStrandedAlerts(t *testing.T) {
-	t.Run("sqlite", func(t *testing.T) {
-		s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sitrep.db"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		checkStranded(t, s)
-	})
-	t.Run("postgres", func(t *testing.T) {
-		if os.Getenv("SITREP_TEST_POSTGRES") == "" {
-			t.Skip("SITREP_TEST_POSTGRES is not set")
-		}
-		s, err := postgres.Open(context.Background(), pgtest.FreshDatabase(t), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		checkStranded(t, s)
-	})
+	eachStore(t, checkStranded)
 }
 
 func checkStranded(t *testing.T, store sitrep.Store) {
@@ -170,12 +148,7 @@ func (s *releasingStore) SetTriage(ctx context.Context, id int64, from, triage, 
 // A declaration that outlasted the grace and finds its alert put back on
 // the desk takes it again for its incident.
 func TestDeclarationOutlastsRepair(t *testing.T) {
-	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "sitrep.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	store := &releasingStore{Store: s}
+	store := &releasingStore{Store: openSQLite(t)}
 	e := newEnvOn(t, store, "")
 	res, err := e.in.Ingest(context.Background(), "am", []sitrep.AlertEvent{ev("slow", "Disk on db1 fills")})
 	if err != nil {
