@@ -9,15 +9,14 @@ import (
 // OpenedAlert returns the alert a trigger event of source opened, as the
 // stores keep it right after the commit that opened it, without reading
 // it back: its source, dedup key, severity, summary and labels, firing and
-// pending triage. ev is the event as the sender gave it to the Ingester
-// (it is normalised here again, as the Ingester did). The alert's text is
+// pending triage. ev is the event as the Ingester normalised it (in
+// place, see Ingester). The alert's text is
 // copied, so that it holds on to nothing of the request it came in.
 //
 // The severity is the event's; a store batch that held more triggers of
 // the alert keeps the worst of them (see WorsenSeverity). Count, times and
 // samples are not filled in.
 func OpenedAlert(id int64, source string, ev AlertEvent) *Alert {
-	ev.Normalize()
 	source = ColumnString(source)
 	key := ColumnString(ev.DedupKey)
 	summary := ColumnString(ev.Summary)

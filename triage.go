@@ -108,7 +108,9 @@ type IngestResult struct {
 
 // Ingester stores alert events durably: it returns only once they are
 // committed, with one result per event, or an error when none was stored.
-// An error of kind EInvalid means the events can never be stored. Every way
+// An error of kind EInvalid means the events can never be stored. It
+// normalises the events in place (AlertEvent.Normalize), so that the caller
+// holds them as they were stored. Every way
 // in (HTTP, syslog, SMTP, exercises) stores through one: intake/ingest's
 // group-commit Ingester, wrapped by the dispatcher.
 type Ingester interface {

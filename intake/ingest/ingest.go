@@ -136,7 +136,7 @@ func New(store sitrep.AlertStore, opts Options) *Ingester {
 }
 
 // Ingest stores the events of source and returns what became of each, in
-// order, once they are committed. Events are normalised first; an event the
+// order, once they are committed. Events are normalised first, in place; an event the
 // store could not keep fails the call (and only this call) with EInvalid.
 //
 // If ctx ends while the call is still queued, Ingest returns ctx.Err() and
@@ -158,12 +158,13 @@ func (in *Ingester) Ingest(ctx context.Context, source string, events []sitrep.A
 	}
 	at := in.clock.Now().UTC().Truncate(time.Microsecond)
 	c := &call{ctx: ctx, batch: make([]sitrep.Ingest, len(events)), result: make(chan outcome, 1)}
-	for i, ev := range events {
+	for i := range events {
+		ev := &events[i]
 		ev.Normalize()
-		if err := check(i, &ev); err != nil {
+		if err := check(i, ev); err != nil {
 			return nil, err
 		}
-		c.batch[i] = sitrep.Ingest{Source: source, Event: ev, ReceivedAt: at}
+		c.batch[i] = sitrep.Ingest{Source: source, Event: *ev, ReceivedAt: at}
 	}
 
 	in.mu.RLock()
